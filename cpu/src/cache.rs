@@ -1,0 +1,85 @@
+//! The decoded-block cache, keyed by (physical address, code size), with a per-page index so
+//! a write to a code page drops every block decoded from it.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
+
+use crate::ir::Op;
+
+/// A straight-line run of decoded instructions, ending at a control transfer, an instruction
+/// that changes how later code decodes or runs, a page end or the size cap.
+pub struct Block {
+    pub ops: Box<[Op]>,
+    /// Bytes of guest code the block covers (for the CS limit check on entry).
+    pub byte_len: u32,
+    /// Times the block was entered (the JIT's hotness counter).
+    pub hits: std::cell::Cell<u32>,
+}
+
+/// Cache key: physical address of the first byte, plus the code size bit.
+pub type BlockKey = u64;
+
+pub fn block_key(phys: u32, code32: bool) -> BlockKey {
+    u64::from(phys) | (u64::from(code32) << 32)
+}
+
+/// A multiplicative hash for integer keys (the std SipHash is needlessly slow here).
+#[derive(Default)]
+pub struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+}
+
+type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+
+#[derive(Default)]
+pub struct BlockCache {
+    blocks: IntMap<BlockKey, Rc<Block>>,
+    by_page: IntMap<u32, Vec<BlockKey>>,
+}
+
+impl BlockCache {
+    #[inline]
+    pub fn get(&self, key: BlockKey) -> Option<&Rc<Block>> {
+        self.blocks.get(&key)
+    }
+
+    pub fn insert(&mut self, key: BlockKey, block: Rc<Block>) {
+        let page = (key as u32) >> 12;
+        self.by_page.entry(page).or_default().push(key);
+        self.blocks.insert(key, block);
+    }
+
+    /// Drops every block decoded from physical page `frame`.
+    pub fn invalidate_page(&mut self, frame: u32) {
+        if let Some(keys) = self.by_page.remove(&frame) {
+            for key in keys {
+                self.blocks.remove(&key);
+            }
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.blocks.clear();
+        self.by_page.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.blocks.len()
+    }
+}

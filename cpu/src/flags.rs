@@ -1,0 +1,256 @@
+//! Lazy arithmetic flags: an ALU instruction records its operation, operand size, operands and
+//! result; CF/PF/AF/ZF/SF/OF are computed only when something reads them. The interpreter and
+//! the JIT share this one definition.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::state::{flag, CpuState};
+
+/// The operation recorded in [`LazyFlags::op`].
+pub mod op {
+    /// Nothing pending: EFLAGS holds the arithmetic flags.
+    pub const NONE: u32 = 0;
+    /// `res = src1 + src2 + carry_in`.
+    pub const ADD: u32 = 1;
+    /// `res = src1 - src2 - carry_in` (also CMP, NEG as `0 - src2`).
+    pub const SUB: u32 = 2;
+    /// AND/OR/XOR/TEST: CF = OF = AF = 0.
+    pub const LOGIC: u32 = 3;
+    /// INC: as ADD of 1, but CF is kept in EFLAGS.
+    pub const INC: u32 = 4;
+    /// DEC: as SUB of 1, but CF is kept in EFLAGS.
+    pub const DEC: u32 = 5;
+}
+
+/// A pending flags computation. `size` is the operand size in bytes (1, 2 or 4).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct LazyFlags {
+    pub op: u32,
+    pub size: u32,
+    pub res: u32,
+    pub src1: u32,
+    pub src2: u32,
+    pub carry_in: u32,
+}
+
+#[inline(always)]
+fn parity(byte: u32) -> bool {
+    (byte as u8).count_ones() % 2 == 0
+}
+
+impl LazyFlags {
+    fn mask(&self) -> u32 {
+        match self.size {
+            1 => 0xFF,
+            2 => 0xFFFF,
+            _ => u32::MAX,
+        }
+    }
+    fn sign(&self) -> u32 {
+        1u32 << (self.size.clamp(1, 4) * 8 - 1)
+    }
+
+    /// The six arithmetic flags; `old_cf` is EFLAGS.CF, kept by INC and DEC.
+    pub fn compute(&self, old_cf: bool) -> u32 {
+        let mask = self.mask();
+        let sign = self.sign();
+        let (a, b, r) = (self.src1 & mask, self.src2 & mask, self.res & mask);
+        let cin = self.carry_in != 0;
+        let (cf, of, af) = match self.op {
+            op::ADD => {
+                let cf = if cin { r <= a } else { r < a };
+                (cf, (a ^ r) & (b ^ r) & sign != 0, (a ^ b ^ r) & 0x10 != 0)
+            }
+            op::SUB => {
+                let cf = if cin { a <= b } else { a < b };
+                (cf, (a ^ b) & (a ^ r) & sign != 0, (a ^ b ^ r) & 0x10 != 0)
+            }
+            op::INC => (old_cf, r == sign, r & 0xF == 0),
+            op::DEC => (old_cf, r == sign - 1, r & 0xF == 0xF),
+            _ => (false, false, false),
+        };
+        let mut flags = 0;
+        if cf {
+            flags |= flag::CF;
+        }
+        if parity(r) {
+            flags |= flag::PF;
+        }
+        if af {
+            flags |= flag::AF;
+        }
+        if r == 0 {
+            flags |= flag::ZF;
+        }
+        if r & sign != 0 {
+            flags |= flag::SF;
+        }
+        if of {
+            flags |= flag::OF;
+        }
+        flags
+    }
+}
+
+impl CpuState {
+    /// Records a flag-setting ALU result.
+    #[inline(always)]
+    pub fn set_lazy(
+        &mut self,
+        op: u32,
+        size: usize,
+        res: u32,
+        src1: u32,
+        src2: u32,
+        carry_in: bool,
+    ) {
+        self.lazy = LazyFlags {
+            op,
+            size: size as u32,
+            res,
+            src1,
+            src2,
+            carry_in: carry_in as u32,
+        };
+    }
+
+    /// Records INC or DEC, keeping CF: it is folded into EFLAGS first.
+    #[inline(always)]
+    pub fn set_lazy_keep_cf(&mut self, op: u32, size: usize, res: u32, src1: u32) {
+        let cf = self.cf();
+        self.eflags = (self.eflags & !flag::CF) | cf as u32;
+        self.lazy = LazyFlags {
+            op,
+            size: size as u32,
+            res,
+            src1,
+            src2: 1,
+            carry_in: 0,
+        };
+    }
+
+    /// The complete EFLAGS value, computing any pending arithmetic flags.
+    #[inline]
+    pub fn flags(&self) -> u32 {
+        if self.lazy.op == op::NONE {
+            self.eflags
+        } else {
+            (self.eflags & !flag::ARITH) | self.lazy.compute(self.eflags & flag::CF != 0)
+        }
+    }
+
+    /// Folds pending arithmetic flags into EFLAGS.
+    #[inline]
+    pub fn materialize_flags(&mut self) {
+        self.eflags = self.flags();
+        self.lazy.op = op::NONE;
+    }
+
+    /// Replaces the arithmetic flags selected by `mask` (a subset of [`flag::ARITH`]).
+    #[inline]
+    pub fn set_arith_flags(&mut self, mask: u32, value: u32) {
+        self.materialize_flags();
+        self.eflags = (self.eflags & !mask) | (value & mask);
+    }
+
+    #[inline(always)]
+    fn arith(&self, bit: u32) -> bool {
+        self.flags() & bit != 0
+    }
+
+    #[inline]
+    pub fn cf(&self) -> bool {
+        match self.lazy.op {
+            op::NONE | op::INC | op::DEC => self.eflags & flag::CF != 0,
+            op::LOGIC => false,
+            _ => self.arith(flag::CF),
+        }
+    }
+    #[inline]
+    pub fn zf(&self) -> bool {
+        if self.lazy.op == op::NONE {
+            self.eflags & flag::ZF != 0
+        } else {
+            self.lazy.res & self.lazy.mask() == 0
+        }
+    }
+    #[inline]
+    pub fn sf(&self) -> bool {
+        if self.lazy.op == op::NONE {
+            self.eflags & flag::SF != 0
+        } else {
+            self.lazy.res & self.lazy.sign() != 0
+        }
+    }
+    #[inline]
+    pub fn of(&self) -> bool {
+        self.arith(flag::OF)
+    }
+    #[inline]
+    pub fn pf(&self) -> bool {
+        self.arith(flag::PF)
+    }
+    #[inline]
+    pub fn af(&self) -> bool {
+        self.arith(flag::AF)
+    }
+
+    /// Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc opcodes).
+    #[inline]
+    pub fn condition(&self, cc: u8) -> bool {
+        let result = match cc >> 1 {
+            0 => self.of(),
+            1 => self.cf(),
+            2 => self.zf(),
+            3 => self.cf() || self.zf(),
+            4 => self.sf(),
+            5 => self.pf(),
+            6 => self.sf() != self.of(),
+            _ => self.zf() || (self.sf() != self.of()),
+        };
+        result != (cc & 1 != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_and_add_flags() {
+        let mut s = CpuState::reset();
+        s.set_lazy(op::SUB, 1, 0x00u32.wrapping_sub(1), 0, 1, false);
+        assert_eq!(
+            s.flags() & flag::ARITH,
+            flag::CF | flag::PF | flag::AF | flag::SF
+        );
+        s.set_lazy(
+            op::ADD,
+            4,
+            0x7FFF_FFFFu32.wrapping_add(1),
+            0x7FFF_FFFF,
+            1,
+            false,
+        );
+        assert_eq!(
+            s.flags() & flag::ARITH,
+            flag::OF | flag::SF | flag::AF | flag::PF
+        );
+        s.set_lazy(op::ADD, 2, 0xFFFF + 1, 0xFFFF, 0, true);
+        assert_eq!(
+            s.flags() & flag::ARITH,
+            flag::CF | flag::ZF | flag::PF | flag::AF
+        );
+    }
+
+    #[test]
+    fn inc_keeps_carry() {
+        let mut s = CpuState::reset();
+        s.set_lazy(op::SUB, 4, u32::MAX, 0, 1, false);
+        s.set_lazy_keep_cf(op::INC, 4, 0, u32::MAX);
+        assert!(s.cf() && s.zf() && !s.of());
+        assert!(s.condition(0x2), "JB taken");
+        assert!(s.condition(0x4), "JE taken");
+    }
+}

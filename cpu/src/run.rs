@@ -1,0 +1,130 @@
+//! The execution loop: look up or decode the block at CS:EIP, run its ops, deliver faults
+//! and interrupts at instruction boundaries.
+
+use std::rc::Rc;
+
+use crate::fault::{vector, Fault};
+use crate::interrupt::IntKind;
+use crate::state::flag;
+use crate::Cpu;
+
+/// Why [`Cpu::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunExit {
+    /// The instruction budget ran out.
+    Budget,
+    /// HLT with interrupts disabled: only NMI or reset can wake the CPU.
+    HaltedForever,
+    /// HLT with interrupts enabled and none pending: the machine should advance time.
+    Idle,
+    /// Triple fault (or a shutdown cycle): the machine should reset or stop.
+    Shutdown,
+}
+
+impl Cpu {
+    /// Runs until `budget` more instructions have retired or something stops the CPU.
+    pub fn run(&mut self, budget: u64) -> RunExit {
+        let end = self.state.retired.saturating_add(budget);
+        loop {
+            if let Some(exit) = self.exit.take() {
+                return exit;
+            }
+            if self.state.retired >= end {
+                return RunExit::Budget;
+            }
+            if self.state.interrupt_shadow != 0 {
+                self.state.interrupt_shadow = 0;
+            } else if self.state.eflags & flag::IF != 0 && self.platform.interrupt_pending() {
+                if let Some(vector) = self.platform.acknowledge_interrupt() {
+                    self.state.halted = 0;
+                    self.interrupt(vector, IntKind::Hardware, None);
+                    continue;
+                }
+            }
+            if self.state.halted != 0 {
+                return if self.state.eflags & flag::IF == 0 {
+                    RunExit::HaltedForever
+                } else {
+                    RunExit::Idle
+                };
+            }
+            if self.state.eflags & flag::TF != 0 {
+                self.step_traced();
+                continue;
+            }
+            let block = match self.fetch_block() {
+                Ok(block) => block,
+                Err(fault) => {
+                    self.exception(fault);
+                    continue;
+                }
+            };
+            self.run_block(&block, end);
+        }
+    }
+
+    /// Runs the ops of `block` from the first, stopping early on a fault, a request to end the
+    /// block, a write to a code page, or the instruction budget.
+    #[inline]
+    fn run_block(&mut self, block: &Rc<crate::Block>, end: u64) {
+        block.hits.set(block.hits.get().wrapping_add(1));
+        for op in block.ops.iter() {
+            let start = self.state.eip;
+            self.state.eip = start.wrapping_add(u32::from(op.len));
+            if let Err(fault) = (op.handler)(self, op) {
+                self.state.eip = start;
+                self.exception(fault);
+                return;
+            }
+            self.state.retired += 1;
+            if self.end_block || self.mmu.phys.code_written() || self.state.retired >= end {
+                self.end_block = false;
+                self.invalidate_written_code();
+                return;
+            }
+        }
+    }
+
+    /// Drops decoded blocks of code pages written since the last check.
+    fn invalidate_written_code(&mut self) {
+        if self.mmu.phys.code_written() {
+            for frame in self.mmu.phys.take_written_code_pages() {
+                self.cache.invalidate_page(frame);
+            }
+        }
+    }
+
+    /// Runs one instruction with EFLAGS.TF set, then takes the single-step trap (#DB, BS).
+    fn step_traced(&mut self) {
+        let block = match self.fetch_block() {
+            Ok(block) => block,
+            Err(fault) => {
+                self.exception(fault);
+                return;
+            }
+        };
+        let op = block.ops[0];
+        let start = self.state.eip;
+        self.state.eip = start.wrapping_add(u32::from(op.len));
+        match (op.handler)(self, &op) {
+            Ok(()) => {
+                self.state.retired += 1;
+                self.end_block = false;
+                self.invalidate_written_code();
+                self.state.dr[6] |= 1 << 14;
+                self.interrupt(vector::DB, IntKind::Exception, None);
+            }
+            Err(fault) => {
+                self.state.eip = start;
+                self.exception(fault);
+            }
+        }
+    }
+
+    /// Delivers a fault raised by an instruction (EIP already points at it). A delivery counts
+    /// against the instruction budget, so a guest stuck in a fault loop still yields.
+    pub fn exception(&mut self, fault: Fault) {
+        self.state.retired += 1;
+        self.interrupt(fault.vector, IntKind::Exception, fault.error_code);
+    }
+}

@@ -1,0 +1,146 @@
+//! Running a raw ROM image the way a PC maps its BIOS, for conformance ROMs such as test386.
+
+use std::io::Write;
+
+use thiserror::Error;
+use webx86_cpu::mmu::{Mmu, PhysAddr, PhysMemory};
+use webx86_cpu::{Cpu, Platform, RunExit};
+
+/// Guest RAM for ROM runs: 4 MiB, as test386's reference runs had.
+pub const ROM_RAM_BYTES: u32 = 4 << 20;
+
+#[derive(Debug, Error)]
+pub enum RomError {
+    #[error("cannot read ROM image {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "ROM image {path} is {len} bytes; it must be a whole number of 4 KiB pages, at most 1 MiB"
+    )]
+    Size { path: String, len: usize },
+}
+
+/// Where a ROM run sends what the guest writes to the debug ports.
+pub trait RomOutput {
+    /// A byte written to port 0xE9.
+    fn debug_byte(&mut self, byte: u8);
+    /// A byte written to the POST code port.
+    fn post_code(&mut self, code: u8);
+}
+
+/// The platform of a ROM run: port 0xE9 and the POST port go to `out`; other ports float.
+pub struct RomPlatform<O: RomOutput> {
+    pub out: O,
+    pub post_port: u16,
+}
+
+impl<O: RomOutput> Platform for RomPlatform<O> {
+    fn io_read(&mut self, _port: u16, size: u8) -> u32 {
+        u32::MAX >> (32 - 8 * u32::from(size.clamp(1, 4)))
+    }
+
+    fn io_write(&mut self, port: u16, size: u8, value: u32) {
+        for i in 0..u16::from(size) {
+            let byte = (value >> (8 * i)) as u8;
+            match port.wrapping_add(i) {
+                0xE9 => self.out.debug_byte(byte),
+                p if p == self.post_port => self.out.post_code(byte),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Output to the process: port 0xE9 to stdout (buffered), POST codes as `POST xx` lines on stderr.
+pub struct StdioOutput {
+    stdout: std::io::BufWriter<std::io::Stdout>,
+}
+
+impl Default for StdioOutput {
+    fn default() -> Self {
+        Self {
+            stdout: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
+        }
+    }
+}
+
+impl RomOutput for StdioOutput {
+    fn debug_byte(&mut self, byte: u8) {
+        let _ = self.stdout.write_all(&[byte]);
+    }
+    fn post_code(&mut self, code: u8) {
+        let _ = self.stdout.flush();
+        eprintln!("POST {code:02X}");
+    }
+}
+
+impl Drop for StdioOutput {
+    fn drop(&mut self) {
+        let _ = self.stdout.flush();
+    }
+}
+
+/// Builds physical memory with `image` mapped at the top of the first MiB and at the top of
+/// 4 GiB, as a PC maps its BIOS.
+pub fn rom_memory(image: &[u8]) -> PhysMemory {
+    let mut phys = PhysMemory::new(ROM_RAM_BYTES);
+    let len = image.len() as u32;
+    phys.map_rom(PhysAddr(0x10_0000 - len), image);
+    phys.map_rom(PhysAddr(0u32.wrapping_sub(len)), image);
+    phys
+}
+
+/// Reads and checks a ROM image file.
+pub fn load_rom(path: &str) -> Result<Vec<u8>, RomError> {
+    let image = std::fs::read(path).map_err(|source| RomError::Read {
+        path: path.to_string(),
+        source,
+    })?;
+    let len = image.len();
+    if len == 0 || len > 0x10_0000 || len % 0x1000 != 0 {
+        return Err(RomError::Size {
+            path: path.to_string(),
+            len,
+        });
+    }
+    Ok(image)
+}
+
+/// A CPU at its reset vector with `image` mapped as the BIOS.
+pub fn rom_cpu<O: RomOutput + 'static>(image: &[u8], out: O, post_port: u16) -> Cpu {
+    let mmu = Mmu::new(rom_memory(image));
+    let mut cpu = Cpu::new(mmu, Box::new(RomPlatform { out, post_port }));
+    cpu.reset();
+    cpu
+}
+
+/// How a ROM run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RomEnd {
+    /// HLT with interrupts disabled.
+    Halted,
+    /// The instruction budget ran out first.
+    Budget,
+    /// Triple fault.
+    Shutdown,
+}
+
+/// Runs until the CPU halts with interrupts off, shuts down, or retires `max` instructions.
+pub fn run_rom(cpu: &mut Cpu, max: u64) -> RomEnd {
+    const SLICE: u64 = 1 << 20;
+    loop {
+        let left = max.saturating_sub(cpu.state.retired);
+        if left == 0 {
+            return RomEnd::Budget;
+        }
+        match cpu.run(left.min(SLICE)) {
+            RunExit::HaltedForever => return RomEnd::Halted,
+            RunExit::Shutdown => return RomEnd::Shutdown,
+            // Nothing can interrupt a ROM run: a halt with IF=1 idles until the budget ends.
+            RunExit::Idle => return RomEnd::Budget,
+            RunExit::Budget => {}
+        }
+    }
+}
