@@ -71,6 +71,19 @@ impl Cpu {
         }
     }
 
+    /// Delivers an interrupt raised by an instruction (INT n, INT3, INTO, INT1) with EIP at the
+    /// next instruction. A fault during delivery is returned, so the loop reports it against
+    /// the interrupting instruction itself.
+    pub fn software_interrupt(&mut self, vector: u8, kind: IntKind) -> Exec {
+        if self.state.protected_mode() {
+            self.deliver_protected(vector, kind, None)?;
+        } else {
+            self.deliver_real(vector)?;
+        }
+        self.end_block = true;
+        Ok(())
+    }
+
     /// Real-mode delivery: FLAGS, CS and IP pushed, CS:IP loaded from the IVT.
     fn deliver_real(&mut self, vector: u8) -> Exec {
         let entry = u32::from(vector) * 4;
