@@ -138,7 +138,7 @@ pub fn load_rom(path: &str) -> Result<Vec<u8>, RomError> {
 /// 4 KiB pages, at most 1 MiB.
 pub fn check_rom(name: &str, image: &[u8]) -> Result<(), RomError> {
     let len = image.len();
-    if len == 0 || len > 0x10_0000 || len % 0x1000 != 0 {
+    if len == 0 || len > 0x10_0000 || !len.is_multiple_of(0x1000) {
         return Err(RomError::Size {
             path: name.to_string(),
             len,
