@@ -20,7 +20,7 @@ const DEFAULT_MAX_INSTRUCTIONS = 1_000_000_000;
 /** After POST FF the ROM halts at once; allow a little slack, as check-test386.py's grace. */
 const AFTER_FF_INSTRUCTIONS = 1_000_000;
 /** Wall-clock limit, as check-test386.py's --timeout. */
-const DEFAULT_TIMEOUT_SECONDS = 300;
+const DEFAULT_TIMEOUT_SECONDS = 120;
 
 function parseArgs(argv) {
   const args = {
