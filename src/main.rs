@@ -39,7 +39,7 @@ enum Command {
         /// The ROM image: a whole number of 4 KiB pages, at most 1 MiB.
         file: String,
         /// I/O port whose writes are reported as POST codes (decimal or 0x-prefixed hex).
-        #[arg(long, default_value = "0x190", value_parser = parse_port)]
+        #[arg(long, value_name = "PORT", default_value = "0x190", value_parser = parse_port)]
         post_port: u16,
         /// Stop with exit status 2 after this many instructions.
         #[arg(long, value_name = "N")]

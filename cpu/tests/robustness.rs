@@ -70,7 +70,7 @@ impl Rng {
         self.next() as u32
     }
     fn below(&mut self, n: u32) -> u32 {
-        ((self.next() >> 32) * u64::from(n) >> 32) as u32
+        (((self.next() >> 32) * u64::from(n)) >> 32) as u32
     }
     /// True with probability 1/n.
     fn one_in(&mut self, n: u32) -> bool {
