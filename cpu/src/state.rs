@@ -225,9 +225,12 @@ pub struct CpuState {
     pub sysenter_cs: u32,
     pub sysenter_esp: u32,
     pub sysenter_eip: u32,
+    /// Offset added to the platform's time stamp to give the TSC (set by WRMSR to the TSC).
     pub tsc: u64,
     /// Instructions retired since reset.
     pub retired: u64,
+    /// IA32_MISC_ENABLE (MSR 0x1A0), kept as written.
+    pub misc_enable: u64,
 }
 
 impl CpuState {

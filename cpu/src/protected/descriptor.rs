@@ -80,17 +80,9 @@ impl Descriptor {
     pub fn present(&self) -> bool {
         self.high & attr::P != 0
     }
-    /// D/B: a 32-bit code segment or a big stack.
-    pub fn big(&self) -> bool {
-        self.high & attr::DB != 0
-    }
     /// A system descriptor of type `kind`.
     pub fn is_system_kind(&self, kind: u32) -> bool {
         self.is_system() && self.kind() == kind
-    }
-    /// An available or busy TSS descriptor of either size.
-    pub fn is_tss(&self) -> bool {
-        self.is_system() && matches!(self.kind(), 1 | 3 | 9 | 11)
     }
     /// A 32-bit TSS (types 9 and 11) rather than a 16-bit one.
     pub fn is_tss32(&self) -> bool {
@@ -120,7 +112,7 @@ impl Descriptor {
     }
 
     /// The hidden part a segment register caches for this descriptor.
-    pub fn to_segment(&self, selector: u16) -> Segment {
+    pub fn to_segment(self, selector: u16) -> Segment {
         let mut seg = Segment {
             selector: u32::from(selector),
             base: self.base(),

@@ -6,5 +6,6 @@ mod frame;
 mod idt;
 mod iret;
 mod load;
+pub(crate) mod query;
 mod task;
 mod transfer;
