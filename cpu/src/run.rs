@@ -52,6 +52,8 @@ impl Cpu {
                 self.step_traced();
                 continue;
             }
+            // Code written from outside (DMA, loaders) since the last instruction.
+            self.invalidate_written_code();
             let block = match self.fetch_block() {
                 Ok(block) => block,
                 Err(fault) => {

@@ -2,7 +2,7 @@
 //! started in 32-bit protected mode at a chosen privilege level.
 #![allow(dead_code)]
 
-use webx86_cpu::mmu::{Mmu, PhysMemory};
+use webx86_cpu::mmu::{Mmu, PhysAddr, PhysMemory};
 use webx86_cpu::state::{attr, cr0, flag, reg, sreg, Segment, TableReg};
 use webx86_cpu::{Cpu, NullPlatform};
 
@@ -130,9 +130,9 @@ impl Harness {
         s.regs[reg::ESP as usize] = esp;
     }
 
+    /// Writes guest memory as a loader or DMA would (decoded code there is dropped).
     pub fn write_bytes(&mut self, addr: u32, bytes: &[u8]) {
-        self.cpu.mmu.phys.store_mut()[addr as usize..addr as usize + bytes.len()]
-            .copy_from_slice(bytes);
+        self.cpu.mmu.phys.write_bytes(PhysAddr(addr), bytes);
     }
     pub fn write32(&mut self, addr: u32, value: u32) {
         self.write_bytes(addr, &value.to_le_bytes());
