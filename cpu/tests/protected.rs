@@ -380,33 +380,3 @@ fn task_switches() {
     assert_eq!(h2.read64(GDT + 0x28) >> 41 & 1, 0, "A not busy");
     assert_eq!(h2.read64(GDT + 0x38) >> 41 & 1, 1, "B busy");
 }
-
-/// IN/OUT protection: IOPL first, then the TSS I/O bit map (always in V86 mode).
-#[test]
-fn io_permission_bit_map() {
-    let mut h = Harness::new(3);
-    h.write_bytes(TSS_A + 0x66, &[0x68, 0x00]);
-    h.write_bytes(TSS_A + 0x68 + 0x0C, &[0xEF]); // ports 0x60-0x67: only 0x64 allowed
-    h.cpu.state.tr.limit = 0x68 + 0x20;
-    let cpu = &mut h.cpu;
-    assert_eq!(cpu.check_io_permission(0x64, 1), Ok(()));
-    assert_eq!(cpu.check_io_permission(0x63, 2), Err(Fault::GP0));
-    assert_eq!(cpu.check_io_permission(0x65, 1), Err(Fault::GP0));
-    assert_eq!(
-        cpu.check_io_permission(0x400, 1),
-        Err(Fault::GP0),
-        "beyond the TSS limit"
-    );
-    cpu.state.eflags |= flag::IOPL;
-    assert_eq!(cpu.check_io_permission(0x400, 4), Ok(()), "CPL <= IOPL");
-    cpu.state.eflags |= flag::VM;
-    assert_eq!(
-        cpu.check_io_permission(0x65, 1),
-        Err(Fault::GP0),
-        "V86 ignores IOPL"
-    );
-    assert_eq!(cpu.check_io_permission(0x64, 1), Ok(()));
-    cpu.state.cr0 &= !cr0::PE;
-    cpu.state.eflags &= !flag::VM;
-    assert_eq!(cpu.check_io_permission(0x65, 1), Ok(()), "real mode");
-}

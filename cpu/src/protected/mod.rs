@@ -4,7 +4,6 @@
 pub(crate) mod descriptor;
 mod frame;
 mod idt;
-mod io_permission;
 mod iret;
 mod load;
 pub(crate) mod query;
