@@ -82,6 +82,7 @@ fn descriptor_table_registers() {
         0x0F, 0x01, 0x4B, 0x08, // sidt [ebx+8]
         0x0F, 0x01, 0x1B,       // lidt [ebx]
         0x0F, 0x01, 0x43, 0x10, // sgdt [ebx+16]
+        0x66, 0x0F, 0x01, 0x4B, 0x18, // o16 sidt [ebx+24]
     ]);
     h.step();
     assert_eq!(
@@ -96,6 +97,8 @@ fn descriptor_table_registers() {
     h.step();
     assert_eq!(h.read16(0x310), h.cpu.state.gdtr.limit);
     assert_eq!(h.read32(0x312), GDT);
+    h.step();
+    assert_eq!(h.read32(0x31A), 0x0034_5678, "16-bit SIDT: 24-bit base, sixth byte 0");
 
     // LGDT at CPL 3 is #GP(0); SGDT is not privileged.
     let mut h = Harness::new(3);

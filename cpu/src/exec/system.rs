@@ -21,8 +21,10 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
         Code::Lgdt_m1632 => (load_table::<false, true>, true),
         Code::Lidt_m1632_16 => (load_table::<true, false>, true),
         Code::Lidt_m1632 => (load_table::<true, true>, true),
-        Code::Sgdt_m1632_16 | Code::Sgdt_m1632 => (store_table::<false>, false),
-        Code::Sidt_m1632_16 | Code::Sidt_m1632 => (store_table::<true>, false),
+        Code::Sgdt_m1632_16 => (store_table::<false, false>, false),
+        Code::Sgdt_m1632 => (store_table::<false, true>, false),
+        Code::Sidt_m1632_16 => (store_table::<true, false>, false),
+        Code::Sidt_m1632 => (store_table::<true, true>, false),
         Code::Lldt_rm16 | Code::Lldt_r32m16 => (lldt, true),
         Code::Ltr_rm16 | Code::Ltr_r32m16 => (ltr, true),
         Code::Sldt_rm16 | Code::Sldt_r32m16 => match (reg_form, wide) {
@@ -155,13 +157,19 @@ fn load_table<const IDT: bool, const OP32: bool>(cpu: &mut Cpu, op: &Op) -> Exec
     Ok(())
 }
 
-/// SGDT/SIDT m: limit then the full 32-bit base (P6 stores all 32 bits for either size).
-fn store_table<const IDT: bool>(cpu: &mut Cpu, op: &Op) -> Exec {
+/// SGDT/SIDT m: limit then base. With a 16-bit operand size only 24 bits of base are stored
+/// and the sixth byte is zero (386 through P6; the 286 stored ones there).
+fn store_table<const IDT: bool, const OP32: bool>(cpu: &mut Cpu, op: &Op) -> Exec {
     let table = if IDT { cpu.state.idtr } else { cpu.state.gdtr };
     let ea = cpu.ea(op);
     cpu.seg_check(op.seg, ea, 6, true)?;
     cpu.write_seg::<2>(op.seg, ea, table.limit)?;
-    cpu.write_seg::<4>(op.seg, ea.wrapping_add(2), table.base)
+    let base = if OP32 {
+        table.base
+    } else {
+        table.base & 0x00FF_FFFF
+    };
+    cpu.write_seg::<4>(op.seg, ea.wrapping_add(2), base)
 }
 
 /// LLDT r/m16.
