@@ -380,3 +380,42 @@ fn task_switches() {
     assert_eq!(h2.read64(GDT + 0x28) >> 41 & 1, 0, "A not busy");
     assert_eq!(h2.read64(GDT + 0x38) >> 41 & 1, 1, "B busy");
 }
+
+/// CALL to a 16-bit (286) TSS: word-sized fields, FS/GS null, upper register halves all ones;
+/// IRET returns to the 32-bit task.
+#[test]
+fn task_switch_to_16_bit_tss() {
+    let mut h = Harness::new(0);
+    h.write64(GDT + 0x38, segment(TSS_B, 0x2B, 0x81, 0)); // 16-bit available TSS
+    h.write_bytes(TSS_B + 0x0E, &[0x00, 0x58]); // IP 0x5800
+    h.write_bytes(TSS_B + 0x10, &[0x01, 0x00]); // FLAGS: CF
+    h.write_bytes(TSS_B + 0x12, &[0x34, 0x12]); // AX
+    h.write_bytes(TSS_B + 0x1A, &[0x00, 0x88]); // SP
+    for (i, sel) in [SEL_KDATA, SEL_KCODE, SEL_KDATA, SEL_KDATA]
+        .iter()
+        .enumerate()
+    {
+        h.write_bytes(TSS_B + 0x22 + 2 * i as u32, &sel.to_le_bytes());
+    }
+    h.write_bytes(KCODE, &[0x9A, 0, 0, 0, 0, SEL_TSS_B as u8, 0]);
+    h.write_bytes(0x5800, &[0xCF]); // iretd (NT set: task return)
+    h.step();
+    let s = &h.cpu.state;
+    assert_eq!(s.eip, 0x5800);
+    assert_eq!(s.regs[reg::EAX as usize], 0xFFFF_1234);
+    assert_eq!(s.regs[reg::ESP as usize], 0xFFFF_8800);
+    assert_eq!(s.flags(), flag::FIXED | flag::CF | flag::NT);
+    assert_eq!(s.segs[sreg::FS as usize].selector, 0);
+    assert_eq!(h.read16(TSS_B), u32::from(SEL_TSS_A), "back link");
+    assert_eq!(h.read64(GDT + 0x38) >> 40 & 0xF, 3, "busy 16-bit TSS");
+    h.step();
+    let s = &h.cpu.state;
+    assert_eq!((s.eip, s.tr.selector), (KCODE + 7, u32::from(SEL_TSS_A)));
+    assert_eq!(s.regs[reg::ESP as usize], KSTACK);
+    assert_eq!(
+        h.read16(TSS_B + 0x0E),
+        0x5801,
+        "outgoing IP saved in the 16-bit TSS"
+    );
+    assert_eq!(h.read64(GDT + 0x38) >> 40 & 0xF, 1, "available again");
+}

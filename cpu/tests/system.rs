@@ -98,7 +98,11 @@ fn descriptor_table_registers() {
     assert_eq!(h.read16(0x310), h.cpu.state.gdtr.limit);
     assert_eq!(h.read32(0x312), GDT);
     h.step();
-    assert_eq!(h.read32(0x31A), 0x0034_5678, "16-bit SIDT: 24-bit base, sixth byte 0");
+    assert_eq!(
+        h.read32(0x31A),
+        0x0034_5678,
+        "16-bit SIDT: 24-bit base, sixth byte 0"
+    );
 
     // LGDT at CPL 3 is #GP(0); SGDT is not privileged.
     let mut h = Harness::new(3);

@@ -188,8 +188,9 @@ impl Cpu {
             image.eflags = self.read_sys::<2>(base.wrapping_add(layout.eflags))?;
             for r in 0..8u32 {
                 let low = self.read_sys::<2>(base.wrapping_add(layout.regs + 2 * r))?;
-                // The upper halves are not part of a 16-bit task: they keep their values.
-                image.regs[r as usize] = (self.state.regs[r as usize] & 0xFFFF_0000) | low;
+                // A 16-bit task has no upper register halves: they read as ones after the
+                // switch (as test386's 286-TSS test checks, matching Bochs).
+                image.regs[r as usize] = 0xFFFF_0000 | low;
             }
         }
         for s in 0..layout.seg_count as u32 {
