@@ -2,10 +2,12 @@
 //!
 //! Results and defined flags follow the SDM vol. 2A pseudo-code. These instructions do not
 //! exist in 64-bit mode, so there is no host oracle; the tests check them against a reference
-//! model and against test386's recorded hardware results. Flags the SDM leaves undefined:
-//! - DAA/DAS: OF is the signed overflow of the adjustment (AL + or − 6/60h/66h), as Intel
-//!   parts are reported to set it.
-//! - AAA/AAS: SF, ZF and PF follow the final AL; OF is cleared.
+//! model, test386's recorded results and its hardware-validated undefined-flag vectors.
+//! Flags the SDM leaves undefined are set as Intel hardware sets them (test386 checks these
+//! on a 386SX; no P6 difference is known):
+//! - DAA/DAS: OF is the signed overflow from the original to the adjusted AL.
+//! - AAA/AAS: SF, ZF, PF and OF are those of the 8-bit AL ± 6 (AL ± 0 without adjustment),
+//!   before the high nibble is cleared.
 //! - AAM: OF, AF and CF are cleared (SF/ZF/PF follow AL).
 //! - AAD: OF, AF and CF are those of the 8-bit addition AL + AH × imm8 that produces AL.
 
@@ -32,12 +34,11 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
     Some(Lowered::op(Op::from_instr(i, handler)))
 }
 
-/// The effect of one adjustment on AX and the six arithmetic flags: a pure function of its
-/// inputs, shared with the tests' reference model.
+/// The effect of one adjustment on AX and the six arithmetic flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Adjusted {
-    pub ax: u16,
-    pub flags: u32,
+struct Adjusted {
+    ax: u16,
+    flags: u32,
 }
 
 fn bit(cond: bool, f: u32) -> u32 {
@@ -49,7 +50,7 @@ fn bit(cond: bool, f: u32) -> u32 {
 }
 
 /// DAA (`SUB` false) or DAS (`SUB` true) on AL with the incoming CF and AF.
-pub fn decimal_adjust<const SUB: bool>(ax: u16, cf: bool, af: bool) -> Adjusted {
+fn decimal_adjust<const SUB: bool>(ax: u16, cf: bool, af: bool) -> Adjusted {
     let old_al = ax as u8;
     let mut al = old_al;
     let mut new_cf = false;
@@ -90,23 +91,34 @@ pub fn decimal_adjust<const SUB: bool>(ax: u16, cf: bool, af: bool) -> Adjusted 
 }
 
 /// AAA (`SUB` false) or AAS (`SUB` true): ASCII adjust after addition or subtraction.
-pub fn ascii_adjust<const SUB: bool>(ax: u16, af: bool) -> Adjusted {
-    let adjust = (ax as u8) & 0x0F > 9 || af;
-    let mut ax = ax;
-    if adjust {
-        ax = if SUB {
-            ax.wrapping_sub(6).wrapping_sub(0x100)
-        } else {
-            ax.wrapping_add(0x106)
-        };
-    }
-    ax &= 0xFF0F;
-    let flags = result_flags::<1>(u32::from(ax & 0xFF)) | bit(adjust, flag::CF | flag::AF);
+fn ascii_adjust<const SUB: bool>(ax: u16, af: bool) -> Adjusted {
+    let al = ax as u8;
+    let adjust = al & 0x0F > 9 || af;
+    let step = if adjust { 6 } else { 0 };
+    let (adjusted_al, overflow) = if SUB {
+        (
+            al.wrapping_sub(step),
+            al & !al.wrapping_sub(step) & 0x80 != 0,
+        )
+    } else {
+        (
+            al.wrapping_add(step),
+            !al & al.wrapping_add(step) & 0x80 != 0,
+        )
+    };
+    let ax = match (adjust, SUB) {
+        (false, _) => ax,
+        (true, false) => ax.wrapping_add(0x106),
+        (true, true) => ax.wrapping_sub(6).wrapping_sub(0x100),
+    } & 0xFF0F;
+    let flags = result_flags::<1>(u32::from(adjusted_al))
+        | bit(overflow, flag::OF)
+        | bit(adjust, flag::CF | flag::AF);
     Adjusted { ax, flags }
 }
 
 /// AAM with base `imm` (nonzero): AH = AL / imm, AL = AL mod imm.
-pub fn ascii_adjust_mul(ax: u16, imm: u8) -> Adjusted {
+fn ascii_adjust_mul(ax: u16, imm: u8) -> Adjusted {
     let al = ax as u8;
     let (q, r) = (al / imm, al % imm);
     Adjusted {
@@ -116,7 +128,7 @@ pub fn ascii_adjust_mul(ax: u16, imm: u8) -> Adjusted {
 }
 
 /// AAD with base `imm`: AL = AL + AH × imm, AH = 0.
-pub fn ascii_adjust_div(ax: u16, imm: u8) -> Adjusted {
+fn ascii_adjust_div(ax: u16, imm: u8) -> Adjusted {
     let (al, ah) = (ax as u8, (ax >> 8) as u8);
     let product = ah.wrapping_mul(imm);
     let (res, carry) = al.overflowing_add(product);
