@@ -299,9 +299,10 @@ impl CpuState {
         state.regs[reg::EDX as usize] = 0x0000_0633; // family 6, model 3, stepping 3
         state.dr[6] = 0xFFFF_0FF0;
         state.dr[7] = 0x0000_0400;
-        // SDM vol. 3A table 9-1: FCW 0x0040 after RESET (FINIT gives 0x037F), all tags empty.
+        // SDM vol. 3A table 9-1: after RESET FCW is 0x0040 and every register is +0.0 tagged
+        // zero (FINIT instead gives FCW 0x037F and all tags empty).
         state.fpu.control = 0x0040;
-        state.fpu.tag = 0xFFFF;
+        state.fpu.tag = 0x5555;
         state.sse.mxcsr = 0x1F80;
         state
     }
