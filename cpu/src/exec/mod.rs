@@ -30,11 +30,12 @@ mod stack;
 mod string;
 mod system;
 mod unary;
+mod x87;
 
 /// Lowers a valid decoded instruction. Instructions no group implements raise #UD (logged once
 /// when executed).
 pub fn lower(i: &Instruction) -> Lowered {
-    let groups: [fn(&Instruction) -> Option<Lowered>; 20] = [
+    let groups: [fn(&Instruction) -> Option<Lowered>; 21] = [
         alu::lower,
         mov::lower,
         branch::lower,
@@ -51,6 +52,8 @@ pub fn lower(i: &Instruction) -> Lowered {
         control::lower,
         string::lower,
         io::lower,
+        // Before `misc`, whose fallback raises #NM/#UD for the x87 opcodes.
+        x87::lower,
         misc::lower,
         segment::lower,
         far::lower,
