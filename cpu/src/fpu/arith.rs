@@ -70,8 +70,10 @@ pub fn denormal_flag(a: F80, b: F80) -> u16 {
     }
 }
 
-fn invalid(flags: u16) -> Rounded {
-    Rounded::flagged(F80::INDEFINITE, flags | exc::IE)
+/// An invalid operation: IE with the indefinite. An invalid operation takes priority over a
+/// denormal operand, so DE is not raised with it.
+fn invalid(_denormal: u16) -> Rounded {
+    Rounded::flagged(F80::INDEFINITE, exc::IE)
 }
 
 fn with_flags(mut r: Rounded, flags: u16) -> Rounded {
@@ -161,7 +163,8 @@ pub fn div(a: F80, b: F80, r: &Rounding) -> Rounded {
         (Class::Infinity, Class::Infinity) | (Class::Zero, Class::Zero) => return invalid(de),
         (Class::Infinity, _) => return Rounded::flagged(F80::infinity(sign), de),
         (_, Class::Infinity) | (Class::Zero, _) => return Rounded::flagged(F80::zero(sign), de),
-        (_, Class::Zero) => return Rounded::flagged(F80::infinity(sign), de | exc::ZE),
+        // Zero divide takes priority over a denormal dividend.
+        (_, Class::Zero) => return Rounded::flagged(F80::infinity(sign), exc::ZE),
         _ => {}
     }
     let (_, ea, ma) = a.unpack();
@@ -241,11 +244,21 @@ pub fn sqrt(a: F80, r: &Rounding) -> Rounded {
     with_flags(round_pack(false, half + BIAS + bias, sig, r), de)
 }
 
-/// Result of FPREM/FPREM1: the remainder and the low three quotient bits, or `None` for the
-/// quotient when the reduction was partial (C2 set).
+/// How FPREM/FPREM1 left the reduction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    /// Complete, with the low bits of the quotient (C0 = Q2, C3 = Q1, C1 = Q0; C2 clear).
+    Complete(u64),
+    /// Partial: C2 set, call again.
+    Partial,
+    /// A NaN or invalid operand: the condition codes are left alone.
+    NoCodes,
+}
+
+/// Result of FPREM/FPREM1.
 pub struct Remainder {
     pub result: Rounded,
-    pub quotient: Option<u64>,
+    pub quotient: Reduction,
 }
 
 /// FPREM (`nearest` false: quotient truncated) and FPREM1 (`nearest` true: IEEE remainder).
@@ -255,14 +268,22 @@ pub fn remainder(a: F80, b: F80, nearest: bool, control: u16) -> Remainder {
     let r = Rounding::full(control);
     let done = |result| Remainder {
         result,
-        quotient: Some(0),
+        quotient: Reduction::Complete(0),
     };
     if let Some(nan) = nan_operands(a, b) {
-        return done(nan);
+        return Remainder {
+            result: nan,
+            quotient: Reduction::NoCodes,
+        };
     }
     let de = denormal_flag(a, b);
     match (a.class(), b.class()) {
-        (Class::Infinity, _) | (_, Class::Zero) => return done(invalid(de)),
+        (Class::Infinity, _) | (_, Class::Zero) => {
+            return Remainder {
+                result: invalid(de),
+                quotient: Reduction::NoCodes,
+            }
+        }
         (Class::Zero, _) | (_, Class::Infinity) => return done(Rounded::flagged(a, de)),
         _ => {}
     }
@@ -281,7 +302,7 @@ pub fn remainder(a: F80, b: F80, nearest: bool, control: u16) -> Remainder {
         let result = with_flags(round_pack(sign, exp, rem << 64, &r), de);
         return Remainder {
             result,
-            quotient: None,
+            quotient: Reduction::Partial,
         };
     }
     // Exact: a = ma·2^diff·2^(eb−63) in units of b's last place.
@@ -301,14 +322,14 @@ pub fn remainder(a: F80, b: F80, nearest: bool, control: u16) -> Remainder {
     if rem == 0 {
         return Remainder {
             result: Rounded::flagged(F80::zero(a.sign()), de),
-            quotient: Some(q as u64),
+            quotient: Reduction::Complete(q as u64),
         };
     }
     // rem is in units of 2^(eb − 63 − shift): at bit 64, bit 127 weighs 2^(eb − shift).
     let result = round_pack(sign, eb - shift, rem << 64, &r);
     Remainder {
         result: with_flags(result, de),
-        quotient: Some(q as u64),
+        quotient: Reduction::Complete(q as u64),
     }
 }
 

@@ -312,7 +312,15 @@ pub fn round_pack(sign: bool, exp: i32, sig: u128, r: &Rounding) -> Rounded {
         // unbounded exponent still leaves the value below the smallest normal.
         let (_, carry, _, _) = round_bits(sig, fmt.precision, r.mode, sign);
         let tiny = exp + i32::from(carry) < 1;
+        // Unmasked underflow delivers the result scaled by 2^24576.
         if tiny && !r.masked(exc::UE) {
+            if exp + UNMASKED_BIAS < 1 {
+                // Too tiny even for the biased exponent (only FSCALE gets here): zero.
+                return Rounded {
+                    flags: exc::UE | exc::PE,
+                    ..Rounded::exact(F80::zero(sign))
+                };
+            }
             let mut out = round_normal(sign, exp + UNMASKED_BIAS, sig, r);
             out.flags |= exc::UE;
             return out;

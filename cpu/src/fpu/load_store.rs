@@ -75,14 +75,10 @@ pub fn to_real(v: F80, f: RealFormat, control: u16) -> (u64, u16, bool) {
         Class::Zero => return (sign_bit, 0, false),
         _ => {}
     }
-    let de = if v.class() == Class::Denormal {
-        exc::DE
-    } else {
-        0
-    };
+    // A denormal source raises no DE here (the stores do not check for it).
     let r = round_value(v, &Rounding::with_format(control, f.format));
     let bits = sign_bit | u64::from(r.exp) << f.frac_bits | nan_frac(r.sig);
-    (bits, r.flags | de, r.up)
+    (bits, r.flags, r.up)
 }
 
 /// A signed integer widened to extended: exact.

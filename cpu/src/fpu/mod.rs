@@ -197,6 +197,7 @@ impl FpuState {
     /// written.
     pub fn deliver(&mut self, dest: u8, result: Rounded, pop: bool) -> bool {
         if self.suppressed(result.flags) {
+            self.set_c1(false);
             self.raise(result.flags & (exc::IE | exc::DE | exc::ZE));
             return false;
         }

@@ -115,23 +115,26 @@ fn compare_with(
     pops: u8,
 ) {
     let (relation, flags) = if fpu.empty(a) {
-        if !fpu.underflow(None) {
+        let masked = fpu.underflow(None);
+        fpu.set_cc(sw::CC, Relation::Unordered.condition_codes());
+        if !masked {
             return;
         }
         (Relation::Unordered, 0)
     } else {
         let (relation, mut flags) = compare(fpu.st(a), b, quiet);
-        if !b.is_nan() {
+        // A denormal memory operand counts only when the comparison was ordered.
+        if relation != Relation::Unordered {
             flags |= b_flags;
         }
         (relation, flags)
     };
-    if fpu.suppressed(flags) {
-        fpu.raise(flags);
-        return;
-    }
+    // The condition codes are set even when an unmasked exception suppresses the pops.
     fpu.set_cc(sw::CC, relation.condition_codes());
     fpu.raise(flags);
+    if fpu.suppressed(flags) {
+        return;
+    }
     for _ in 0..pops {
         fpu.pop();
     }
@@ -143,8 +146,9 @@ pub fn compare_reg<const QUIET: bool, const POPS: u8>(cpu: &mut Cpu, op: &Op) ->
     cpu.fpu_note(op, None);
     let fpu = &mut cpu.state.fpu;
     if fpu.empty(op.aux) {
-        if fpu.underflow(None) {
-            fpu.set_cc(sw::CC, Relation::Unordered.condition_codes());
+        let masked = fpu.underflow(None);
+        fpu.set_cc(sw::CC, Relation::Unordered.condition_codes());
+        if masked {
             for _ in 0..POPS {
                 fpu.pop();
             }
@@ -169,22 +173,15 @@ pub fn compare_eflags<const QUIET: bool, const POP: bool>(cpu: &mut Cpu, op: &Op
     cpu.fpu_enter(true)?;
     cpu.fpu_note(op, None);
     let fpu = &mut cpu.state.fpu;
-    let relation = if fpu.empty(0) || fpu.empty(op.aux) {
-        if !fpu.underflow(None) {
-            return Ok(());
-        }
-        Relation::Unordered
+    // EFLAGS are set even when an unmasked exception suppresses the pop.
+    let (relation, pop) = if fpu.empty(0) || fpu.empty(op.aux) {
+        (Relation::Unordered, fpu.underflow(None))
     } else {
         let (relation, flags) = compare(fpu.st(0), fpu.st(op.aux), QUIET);
-        if fpu.suppressed(flags) {
-            fpu.raise(flags);
-            return Ok(());
-        }
-        fpu.set_c1(false);
         fpu.raise(flags);
-        relation
+        (relation, !fpu.suppressed(flags))
     };
-    if POP {
+    if POP && pop {
         fpu.pop();
     }
     let all = flag::ZF | flag::PF | flag::CF | flag::OF | flag::SF | flag::AF;

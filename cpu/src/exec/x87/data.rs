@@ -35,6 +35,7 @@ pub fn load_mem<const FMT: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
         return Ok(());
     }
     if fpu.suppressed(flags) {
+        fpu.set_c1(false);
         fpu.raise(flags);
         return Ok(());
     }
@@ -174,7 +175,7 @@ pub fn store_mem<const FMT: u8, const POP: bool>(cpu: &mut Cpu, op: &Op) -> Exec
     }
     cpu.fpu_note(op, Some(offset));
     let fpu = &mut cpu.state.fpu;
-    fpu.set_c1(up && !empty);
+    fpu.set_c1(up && !empty && unmasked == 0);
     fpu.raise(flags);
     if unmasked == 0 && POP {
         fpu.pop();
@@ -238,6 +239,7 @@ pub fn free<const POP: bool>(cpu: &mut Cpu, op: &Op) -> Exec {
     let fpu = &mut cpu.state.fpu;
     let r = fpu.phys(op.aux);
     fpu.set_tag(r, crate::fpu::tag::EMPTY);
+    fpu.set_c1(false);
     if POP {
         fpu.pop();
     }
@@ -290,7 +292,6 @@ pub fn cmov<const CC: u8, const NOT: bool>(cpu: &mut Cpu, op: &Op) -> Exec {
         let v = fpu.st(op.aux);
         fpu.set_st(0, v);
     }
-    fpu.set_c1(false);
     Ok(())
 }
 

@@ -5,7 +5,8 @@
 use crate::fault::Exec;
 use crate::fpu::float80::{exc, Rounded, Rounding, F80};
 use crate::fpu::transcendental::{self as tr, Trig};
-use crate::fpu::{arith, sw};
+use crate::fpu::arith::{self, Reduction};
+use crate::fpu::sw;
 use crate::ir::Op;
 use crate::state::FpuState;
 use crate::Cpu;
@@ -67,6 +68,9 @@ pub fn binary<const OP: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
     let pops = matches!(OP, PATAN | YL2X | YL2XP1);
     let dest = pops as u8;
     if fpu.empty(0) || fpu.empty(1) {
+        if matches!(OP, PREM | PREM1) {
+            set_c2(fpu, false);
+        }
         if fpu.underflow(Some(dest)) && pops {
             fpu.pop();
         }
@@ -82,13 +86,14 @@ pub fn binary<const OP: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
             let rem = arith::remainder(st0, st1, OP == PREM1, control);
             if fpu.deliver(0, rem.result, false) {
                 match rem.quotient {
-                    Some(q) => {
+                    Reduction::Complete(q) => {
                         let codes = if q & 4 != 0 { sw::C0 } else { 0 }
                             | if q & 2 != 0 { sw::C3 } else { 0 }
                             | if q & 1 != 0 { sw::C1 } else { 0 };
                         fpu.set_cc(sw::CC, codes);
                     }
-                    None => fpu.set_cc(sw::C2, sw::C2),
+                    Reduction::Partial => fpu.set_cc(sw::CC, sw::C2),
+                    Reduction::NoCodes => {}
                 }
             }
         }
