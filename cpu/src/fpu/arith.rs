@@ -251,7 +251,7 @@ pub enum Reduction {
     Complete(u64),
     /// Partial: C2 set, call again.
     Partial,
-    /// A NaN or invalid operand: the condition codes are left alone.
+    /// A NaN or invalid operand: C2 (and C1) cleared, C0 and C3 left alone.
     NoCodes,
 }
 
@@ -284,7 +284,9 @@ pub fn remainder(a: F80, b: F80, nearest: bool, control: u16) -> Remainder {
                 quotient: Reduction::NoCodes,
             }
         }
-        (Class::Zero, _) | (_, Class::Infinity) => return done(Rounded::flagged(a, de)),
+        (Class::Zero, _) => return done(Rounded::flagged(a, de)),
+        // The dividend itself, normalized (a denormal one underflows if UE is unmasked).
+        (_, Class::Infinity) => return done(with_flags(round_value(a, &r), de)),
         _ => {}
     }
     let (sign, ea, ma) = a.unpack();

@@ -357,6 +357,12 @@ pub fn round_pack(sign: bool, exp: i32, sig: u128, r: &Rounding) -> Rounded {
                 ..out
             };
         }
+        // Too large even for the biased exponent (only FSCALE gets here): infinity.
+        return Rounded {
+            up: true,
+            flags: exc::OE | exc::PE,
+            ..Rounded::exact(F80::infinity(sign))
+        };
     }
     let to_infinity = match r.mode {
         rc::NEAREST => true,

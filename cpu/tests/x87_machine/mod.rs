@@ -163,7 +163,10 @@ pub fn random_f80(rng: &mut Rng) -> (u64, u16) {
                 3 => (1u64 << 63 - keep) - 1,
                 _ => u64::MAX >> keep,
             };
-            (base | tweak | j, sign | (0x3FFF + rng.below(40) as u16 - 20))
+            (
+                base | tweak | j,
+                sign | (0x3FFF + rng.below(40) as u16 - 20),
+            )
         }
         88..=94 => {
             let v = rng.below(1000) + 1;
@@ -214,10 +217,7 @@ pub fn random_image(rng: &mut Rng, regs: usize, all_masked: bool) -> [u8; 108] {
     let top = rng.below(8) as u16;
     let flags = rng.below(64) as u16 & masks;
     let cc = rng.below(16) as u16;
-    let status = flags
-        | top << 11
-        | (cc & 7) << 8
-        | (cc >> 3) << 14;
+    let status = flags | top << 11 | (cc & 7) << 8 | (cc >> 3) << 14;
     let mut tag: u16 = 0xFFFF;
     for i in 0..8 {
         let (sig, se) = random_f80(rng);

@@ -4,7 +4,7 @@
 use super::fmt;
 use crate::fault::Exec;
 use crate::fpu::compare::{compare, Relation};
-use crate::fpu::float80::{Rounded, Rounding, F80};
+use crate::fpu::float80::{exc, Rounded, Rounding, F80};
 use crate::fpu::{arith, load_store, sw};
 use crate::ir::Op;
 use crate::state::flag;
@@ -75,8 +75,9 @@ pub fn arith_mem<const OP: u8, const FMT: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
     }
     let dest = fpu.st(0);
     let mut result = compute::<OP>(dest, src, fpu.control);
-    // A denormal single/double source raises DE unless a NaN operand decided the result.
-    if arith::nan_operands(dest, src).is_none() {
+    // A denormal single/double source raises DE unless a NaN operand decided the result or
+    // the operation was invalid or a zero divide, which take priority.
+    if arith::nan_operands(dest, src).is_none() && result.flags & (exc::IE | exc::ZE) == 0 {
         result.flags |= src_flags;
     }
     fpu.deliver(0, result, false);

@@ -34,7 +34,8 @@ pub fn load_mem<const FMT: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
         fpu.push_checked(value);
         return Ok(());
     }
-    if fpu.suppressed(flags) {
+    // An unmasked IE (SNaN) suppresses the load; an unmasked DE does not.
+    if flags & !fpu.control & exc::IE != 0 {
         fpu.set_c1(false);
         fpu.raise(flags);
         return Ok(());
@@ -155,8 +156,14 @@ pub fn store_mem<const FMT: u8, const POP: bool>(cpu: &mut Cpu, op: &Op) -> Exec
         }
     };
     let flags = if empty { exc::IE | sw::SF } else { flags };
-    // Unmasked invalid, overflow or underflow: nothing is stored and the stack stays.
+    // Unmasked invalid, overflow or underflow: nothing is stored, the stack stays, and the
+    // inexact result is not reported.
     let unmasked = flags & !control & (exc::IE | exc::OE | exc::UE | exc::DE);
+    let flags = if unmasked & (exc::OE | exc::UE) != 0 {
+        flags & !exc::PE
+    } else {
+        flags
+    };
     if unmasked == 0 {
         match len {
             2 => cpu.write_mem::<2>(op, u32::from(u16::from_le_bytes([bytes[0], bytes[1]])))?,

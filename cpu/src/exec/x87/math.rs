@@ -3,10 +3,10 @@
 //! FXTRACT, FPTAN, FSINCOS (replacing ST(0) and pushing).
 
 use crate::fault::Exec;
-use crate::fpu::float80::{exc, Rounded, Rounding, F80};
-use crate::fpu::transcendental::{self as tr, Trig};
 use crate::fpu::arith::{self, Reduction};
+use crate::fpu::float80::{exc, Rounded, Rounding, F80};
 use crate::fpu::sw;
+use crate::fpu::transcendental::{self as tr, Trig};
 use crate::ir::Op;
 use crate::state::FpuState;
 use crate::Cpu;
@@ -84,7 +84,9 @@ pub fn binary<const OP: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
         }
         PREM | PREM1 => {
             let rem = arith::remainder(st0, st1, OP == PREM1, control);
-            if fpu.deliver(0, rem.result, false) {
+            if !fpu.deliver(0, rem.result, false) {
+                set_c2(fpu, false);
+            } else {
                 match rem.quotient {
                     Reduction::Complete(q) => {
                         let codes = if q & 4 != 0 { sw::C0 } else { 0 }
@@ -93,7 +95,7 @@ pub fn binary<const OP: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
                         fpu.set_cc(sw::CC, codes);
                     }
                     Reduction::Partial => fpu.set_cc(sw::CC, sw::C2),
-                    Reduction::NoCodes => {}
+                    Reduction::NoCodes => set_c2(fpu, false),
                 }
             }
         }
@@ -115,6 +117,7 @@ pub fn binary<const OP: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
 fn replace_and_push(fpu: &mut FpuState, first: Rounded, second: Rounded) {
     let flags = first.flags | second.flags;
     if fpu.suppressed(flags) {
+        fpu.set_c1(false);
         fpu.raise(flags & (exc::IE | exc::DE | exc::ZE));
         return;
     }
