@@ -5,61 +5,13 @@
 //! the instruction and data pointers), memory and EFLAGS must be bit-exact.
 #![cfg(target_arch = "x86_64")]
 
+#[macro_use]
 mod x87_machine;
 
-use core::arch::asm;
 use x87_machine::*;
 
-/// Runs one instruction on the host: (FSAVE image in/out, memory at RSI in/out, RFLAGS
-/// in/out, RAX in/out).
-type HostFn = fn(&mut [u8; 108], &mut [u8; 16], &mut u64, &mut u64);
-
-/// What the memory operand holds before the instruction.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Mem {
-    None,
-    M16,
-    M32,
-    M64,
-    M80,
-    I16,
-    I32,
-    I64,
-    Bcd,
-    Cw,
-}
-
-macro_rules! ops {
-    ($( $name:ident [$($b:literal),+] $mem:ident $regs:literal ),* $(,)?) => {
-        $(
-            fn $name(img: &mut [u8; 108], mem: &mut [u8; 16], flags: &mut u64, rax: &mut u64) {
-                // SAFETY: the instruction only touches the x87 state, RAX, the flags and the
-                // 16-byte buffer at RSI; the image buffer holds 108 bytes.
-                unsafe {
-                    asm!(
-                        "push {f}",
-                        "popfq",
-                        "frstor [{img}]",
-                        $(concat!(".byte ", stringify!($b)),)+
-                        "fnsave [{img}]",
-                        "pushfq",
-                        "pop {f}",
-                        img = in(reg) img.as_mut_ptr(),
-                        f = inout(reg) *flags,
-                        in("rsi") mem.as_mut_ptr(),
-                        inout("rax") *rax,
-                    );
-                }
-            }
-        )*
-        /// (name, bytes, host, memory operand, registers in use).
-        const OPS: &[(&str, &[u8], HostFn, Mem, usize)] = &[
-            $( (stringify!($name), &[$($b),+], $name, Mem::$mem, $regs) ),*
-        ];
-    };
-}
-
 ops! {
+    OPS:
     fadd_m32 [0xD8, 0x06] M32 2, fmul_m32 [0xD8, 0x0E] M32 2, fcom_m32 [0xD8, 0x16] M32 2,
     fcomp_m32 [0xD8, 0x1E] M32 2, fsub_m32 [0xD8, 0x26] M32 2, fsubr_m32 [0xD8, 0x2E] M32 2,
     fdiv_m32 [0xD8, 0x36] M32 2, fdivr_m32 [0xD8, 0x3E] M32 2,
@@ -115,116 +67,13 @@ ops! {
     fneni [0xDB, 0xE0] None 1, fndisi [0xDB, 0xE1] None 1, fnsetpm [0xDB, 0xE4] None 1,
 }
 
-/// Fills the memory operand for `kind`.
-fn operand(rng: &mut Rng, kind: Mem) -> [u8; 16] {
-    let mut m = [0u8; 16];
-    for b in m.iter_mut() {
-        *b = rng.next_u64() as u8;
-    }
-    let edge_int = |rng: &mut Rng, bits: u32| -> u64 {
-        match rng.below(6) {
-            0 => 0,
-            1 => 1u64 << (bits - 1),
-            2 => (1u64 << (bits - 1)).wrapping_sub(1),
-            3 => u64::MAX,
-            _ => rng.next_u64(),
-        }
-    };
-    match kind {
-        Mem::M32 => m[..4].copy_from_slice(&(random_real(rng, 23, 8) as u32).to_le_bytes()),
-        Mem::M64 => m[..8].copy_from_slice(&random_real(rng, 52, 11).to_le_bytes()),
-        Mem::M80 => {
-            let (sig, se) = random_f80(rng);
-            m[..10].copy_from_slice(&f80_bytes(sig, se));
-        }
-        Mem::I16 => m[..2].copy_from_slice(&(edge_int(rng, 16) as u16).to_le_bytes()),
-        Mem::I32 => m[..4].copy_from_slice(&(edge_int(rng, 32) as u32).to_le_bytes()),
-        Mem::I64 => m[..8].copy_from_slice(&edge_int(rng, 64).to_le_bytes()),
-        Mem::Bcd => {
-            for b in m[..9].iter_mut() {
-                *b = (rng.below(10) as u8) << 4 | rng.below(10) as u8;
-            }
-            m[9] = if rng.chance(50) { 0x80 } else { 0 };
-        }
-        Mem::Cw => {
-            let cw = rng.next_u64() as u16;
-            m[..2].copy_from_slice(&cw.to_le_bytes());
-        }
-        Mem::None | Mem::M16 => {}
-    }
-    m
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().rev().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Describes an FSAVE image for failure messages.
-fn describe(img: &[u8; 108]) -> String {
-    let mut s = format!(
-        "cw {} sw {} tw {}",
-        hex(&img[0..2]),
-        hex(&img[4..6]),
-        hex(&img[8..10])
-    );
-    for i in 0..8 {
-        s += &format!(" st{i}={}", hex(&img[28 + 10 * i..38 + 10 * i]));
-    }
-    s
-}
-
-/// Runs `code` from `start`/`mem`/`flags` on the host and in the emulator and compares.
-#[allow(clippy::too_many_arguments)]
-pub fn check(
-    m: &mut Machine,
-    name: &str,
-    code: &[u8],
-    host: HostFn,
-    start: &[u8; 108],
-    mem: [u8; 16],
-    flags: u64,
-) -> Result<(), String> {
-    let (mut h_img, mut h_mem, mut h_flags, mut h_rax) = (*start, mem, flags | 2, 0x1234_5678u64);
-    host(&mut h_img, &mut h_mem, &mut h_flags, &mut h_rax);
-
-    m.set_image(start);
-    m.write(DATA, &mem);
-    m.cpu.state.eflags = (flags as u32 & 0x8D5) | 2;
-    m.cpu.state.regs[0] = 0x1234_5678;
-    m.exec(code).map_err(|f| format!("{name}: fault {f:?}"))?;
-    let e_img = m.image();
-    let e_mem = m.read::<16>(DATA);
-    let e_flags = m.cpu.state.eflags & 0x8D5;
-    let e_rax = m.cpu.state.regs[0];
-    let same_env = h_img[..12] == e_img[..12];
-    let same_regs = h_img[28..] == e_img[28..];
-    if !same_env
-        || !same_regs
-        || h_mem != e_mem
-        || (h_flags as u32 & 0x8D5) != e_flags
-        || h_rax as u32 != e_rax
-    {
-        return Err(format!(
-            "{name} {code:02x?}\n start {}\n mem   {}\n host  {}\n emu   {}\n host mem {} emu mem {}\n host flags {:03x} emu {:03x} host ax {:x} emu {:x}",
-            describe(start),
-            hex(&mem),
-            describe(&h_img),
-            describe(&e_img),
-            hex(&h_mem),
-            hex(&e_mem),
-            h_flags & 0x8D5,
-            e_flags,
-            h_rax as u32,
-            e_rax
-        ));
-    }
-    Ok(())
-}
-
 #[test]
 fn every_instruction_matches_the_host() {
     let mut m = Machine::new();
-    let seed = std::env::var("X87_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x9E37_79B9_7F4A_7C15);
+    let seed = std::env::var("X87_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x9E37_79B9_7F4A_7C15);
     let mut rng = Rng(seed);
     let mut failures = Vec::new();
     let rounds: usize = std::env::var("X87_ROUNDS")

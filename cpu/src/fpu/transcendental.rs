@@ -22,8 +22,9 @@ pub enum Trig {
     Tan,
 }
 
-fn invalid(flags: u16) -> Rounded {
-    Rounded::flagged(F80::INDEFINITE, flags | exc::IE)
+/// An invalid operation: IE (which takes priority over DE) and the indefinite.
+fn invalid(_denormal: u16) -> Rounded {
+    Rounded::flagged(F80::INDEFINITE, exc::IE)
 }
 
 fn with_flags(mut r: Rounded, flags: u16) -> Rounded {
@@ -74,6 +75,19 @@ fn sin_cos_series(r: Wide) -> (Wide, Wide) {
     (sin, cos)
 }
 
+/// tan r for |r| < 2^-20 by r + r³/3 + 2r⁵/15 + 17r⁷/315: unlike sin r / cos r, every
+/// term keeps its sign, so the sticky rounding in [`Wide::round`] errs the right way when
+/// tan r rounds to r.
+fn tan_small(r: Wide) -> Wide {
+    let r2 = r.mul(r);
+    let r3 = r2.mul(r);
+    let r5 = r3.mul(r2);
+    let r7 = r5.mul(r2);
+    r.add(r3.div_small(3))
+        .add(r5.mul(Wide::from_u64(2)).div_small(15))
+        .add(r7.mul(Wide::from_u64(17)).div_small(315))
+}
+
 /// FSIN, FCOS or FPTAN's tangent of `x`; `None` when |x| ≥ 2^63 (out of range).
 pub fn trig(x: F80, which: Trig, control: u16) -> Option<Rounded> {
     if let Some(nan) = nan_operand(x) {
@@ -96,6 +110,7 @@ pub fn trig(x: F80, which: Trig, control: u16) -> Option<Rounded> {
         (Trig::Sin, 1) | (Trig::Cos, 0) => c,
         (Trig::Sin, 2) | (Trig::Cos, 1) => s.neg(),
         (Trig::Sin, _) | (Trig::Cos, _) => c.neg(),
+        (Trig::Tan, 0) if r.exp < -20 => tan_small(r),
         (Trig::Tan, q) if q & 1 == 0 => s.div(c),
         (Trig::Tan, _) => c.div(s).neg(),
     };
@@ -289,7 +304,8 @@ pub fn y_log2_x(y: F80, x: F80, control: u16) -> Rounded {
         return match cy {
             Class::Zero => invalid(de),
             Class::Infinity => Rounded::flagged(F80::infinity(!y.sign()), de),
-            _ => Rounded::flagged(F80::infinity(!y.sign()), de | exc::ZE),
+            // Zero divide takes priority over a denormal operand.
+            _ => Rounded::flagged(F80::infinity(!y.sign()), exc::ZE),
         };
     }
     let ls = log_sign(x);

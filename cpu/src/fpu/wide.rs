@@ -140,8 +140,9 @@ impl Wide {
         if big.neg == small.neg {
             Self::new(big.neg, big.exp + 1, x + y)
         } else {
-            // Subtract at full width to keep the low bit.
-            let y = if shift >= 128 { 0 } else { small.m >> shift };
+            // Subtract at full width; bits shifted out are jammed into bit 0 so that the
+            // difference errs below the true value, as the sticky bit in `round` assumes.
+            let y = super::float80::shift_right_jam(small.m, shift);
             Self::new(big.neg, big.exp, big.m - y)
         }
     }

@@ -1,7 +1,7 @@
 //! Harness for the x87 tests: a CPU in flat 32-bit protected mode whose x87 state is set from
 //! and compared as an FSAVE image, running one instruction by calling its handler directly,
 //! and the host CPU running the same instruction bytes between FRSTOR and FNSAVE.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use iced_x86::{Decoder, DecoderOptions};
 use webx86_cpu::fpu::control::{decode_save, encode_save, EnvLayout};
@@ -231,4 +231,161 @@ pub fn random_image(rng: &mut Rng, regs: usize, all_masked: bool) -> [u8; 108] {
     img[4..6].copy_from_slice(&status.to_le_bytes());
     img[8..10].copy_from_slice(&tag.to_le_bytes());
     img
+}
+
+/// Runs one instruction on the host: (FSAVE image in/out, memory at RSI in/out, RFLAGS
+/// in/out, RAX in/out).
+pub type HostFn = fn(&mut [u8; 108], &mut [u8; 16], &mut u64, &mut u64);
+
+/// What the memory operand holds before the instruction.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mem {
+    None,
+    M16,
+    M32,
+    M64,
+    M80,
+    I16,
+    I32,
+    I64,
+    Bcd,
+    Cw,
+}
+
+/// Defines a host function per instruction (the bytes run between FRSTOR and FNSAVE) and a
+/// table `$table` of (name, bytes, host function, memory operand, registers in use).
+macro_rules! ops {
+    ($table:ident: $( $name:ident [$($b:literal),+] $mem:ident $regs:literal ),* $(,)?) => {
+        $(
+            fn $name(img: &mut [u8; 108], mem: &mut [u8; 16], flags: &mut u64, rax: &mut u64) {
+                // SAFETY: the instruction only touches the x87 state, RAX, the flags and the
+                // 16-byte buffer at RSI; the image buffer holds 108 bytes.
+                unsafe {
+                    core::arch::asm!(
+                        "push {f}",
+                        "popfq",
+                        "frstor [{img}]",
+                        $(concat!(".byte ", stringify!($b)),)+
+                        "fnsave [{img}]",
+                        "pushfq",
+                        "pop {f}",
+                        img = in(reg) img.as_mut_ptr(),
+                        f = inout(reg) *flags,
+                        in("rsi") mem.as_mut_ptr(),
+                        inout("rax") *rax,
+                    );
+                }
+            }
+        )*
+        /// (name, bytes, host, memory operand, registers in use).
+        const $table: &[(&str, &[u8], HostFn, Mem, usize)] = &[
+            $( (stringify!($name), &[$($b),+], $name, Mem::$mem, $regs) ),*
+        ];
+    };
+}
+
+/// Fills the memory operand for `kind`.
+pub fn operand(rng: &mut Rng, kind: Mem) -> [u8; 16] {
+    let mut m = [0u8; 16];
+    for b in m.iter_mut() {
+        *b = rng.next_u64() as u8;
+    }
+    let edge_int = |rng: &mut Rng, bits: u32| -> u64 {
+        match rng.below(6) {
+            0 => 0,
+            1 => 1u64 << (bits - 1),
+            2 => (1u64 << (bits - 1)).wrapping_sub(1),
+            3 => u64::MAX,
+            _ => rng.next_u64(),
+        }
+    };
+    match kind {
+        Mem::M32 => m[..4].copy_from_slice(&(random_real(rng, 23, 8) as u32).to_le_bytes()),
+        Mem::M64 => m[..8].copy_from_slice(&random_real(rng, 52, 11).to_le_bytes()),
+        Mem::M80 => {
+            let (sig, se) = random_f80(rng);
+            m[..10].copy_from_slice(&f80_bytes(sig, se));
+        }
+        Mem::I16 => m[..2].copy_from_slice(&(edge_int(rng, 16) as u16).to_le_bytes()),
+        Mem::I32 => m[..4].copy_from_slice(&(edge_int(rng, 32) as u32).to_le_bytes()),
+        Mem::I64 => m[..8].copy_from_slice(&edge_int(rng, 64).to_le_bytes()),
+        Mem::Bcd => {
+            for b in m[..9].iter_mut() {
+                *b = (rng.below(10) as u8) << 4 | rng.below(10) as u8;
+            }
+            m[9] = if rng.chance(50) { 0x80 } else { 0 };
+        }
+        Mem::Cw => {
+            let cw = rng.next_u64() as u16;
+            m[..2].copy_from_slice(&cw.to_le_bytes());
+        }
+        Mem::None | Mem::M16 => {}
+    }
+    m
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().rev().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Describes an FSAVE image for failure messages.
+pub fn describe(img: &[u8; 108]) -> String {
+    let mut s = format!(
+        "cw {} sw {} tw {}",
+        hex(&img[0..2]),
+        hex(&img[4..6]),
+        hex(&img[8..10])
+    );
+    for i in 0..8 {
+        s += &format!(" st{i}={}", hex(&img[28 + 10 * i..38 + 10 * i]));
+    }
+    s
+}
+
+/// Runs `code` from `start`/`mem`/`flags` on the host and in the emulator and compares.
+#[allow(clippy::too_many_arguments)]
+pub fn check(
+    m: &mut Machine,
+    name: &str,
+    code: &[u8],
+    host: HostFn,
+    start: &[u8; 108],
+    mem: [u8; 16],
+    flags: u64,
+) -> Result<(), String> {
+    let (mut h_img, mut h_mem, mut h_flags, mut h_rax) = (*start, mem, flags | 2, 0x1234_5678u64);
+    host(&mut h_img, &mut h_mem, &mut h_flags, &mut h_rax);
+
+    m.set_image(start);
+    m.write(DATA, &mem);
+    m.cpu.state.eflags = (flags as u32 & 0x8D5) | 2;
+    m.cpu.state.regs[0] = 0x1234_5678;
+    m.exec(code).map_err(|f| format!("{name}: fault {f:?}"))?;
+    let e_img = m.image();
+    let e_mem = m.read::<16>(DATA);
+    let e_flags = m.cpu.state.eflags & 0x8D5;
+    let e_rax = m.cpu.state.regs[0];
+    let same_env = h_img[..12] == e_img[..12];
+    let same_regs = h_img[28..] == e_img[28..];
+    if !same_env
+        || !same_regs
+        || h_mem != e_mem
+        || (h_flags as u32 & 0x8D5) != e_flags
+        || h_rax as u32 != e_rax
+    {
+        return Err(format!(
+            "{name} {code:02x?}\n start {}\n mem   {}\n host  {}\n emu   {}\n host mem {} emu mem {}\n host flags {:03x} emu {:03x} host ax {:x} emu {:x}",
+            describe(start),
+            hex(&mem),
+            describe(&h_img),
+            describe(&e_img),
+            hex(&h_mem),
+            hex(&e_mem),
+            h_flags & 0x8D5,
+            e_flags,
+            h_rax as u32,
+            e_rax
+        ));
+    }
+    Ok(())
 }

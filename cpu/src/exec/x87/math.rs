@@ -123,7 +123,8 @@ fn replace_and_push(fpu: &mut FpuState, first: Rounded, second: Rounded) {
     }
     fpu.set_st(0, first.f80());
     fpu.push(second.f80());
-    fpu.set_c1(first.up || second.up);
+    // C1 reports the rounding of the first result (the tangent, the sine).
+    fpu.set_c1(first.up);
     fpu.raise(flags);
 }
 
