@@ -73,7 +73,9 @@ pub fn store_env<const WAIT: bool>(cpu: &mut Cpu, op: &Op) -> Exec {
         short.copy_from_slice(&image[..14]);
         cpu.fpu_write::<14>(op.seg, offset, &short)?;
     }
+    // With every exception masked, nothing is pending any more: ES and B clear.
     cpu.state.fpu.control |= exc::ALL;
+    cpu.state.fpu.update_summary();
     Ok(())
 }
 
