@@ -55,21 +55,21 @@ fn reduce(x: F80) -> (u32, Wide) {
 
 /// sin r and cos r for |r| ≤ π/4 by their Taylor series.
 fn sin_cos_series(r: Wide) -> (Wide, Wide) {
-    let r2 = r.mul(r);
+    let r2 = r.times(r);
     let mut sin = r;
     let mut term = r;
     let mut k = 1u64;
     while !term.is_zero() && term.exp > sin.exp - 140 {
-        term = r2.mul(term).div_small((2 * k) * (2 * k + 1)).neg();
-        sin = sin.add(term);
+        term = r2.times(term).div_small((2 * k) * (2 * k + 1)).negated();
+        sin = sin.plus(term);
         k += 1;
     }
     let mut cos = Wide::ONE;
     let mut term = Wide::ONE;
     let mut k = 1u64;
     while !term.is_zero() && term.exp > -140 {
-        term = r2.mul(term).div_small((2 * k - 1) * (2 * k)).neg();
-        cos = cos.add(term);
+        term = r2.times(term).div_small((2 * k - 1) * (2 * k)).negated();
+        cos = cos.plus(term);
         k += 1;
     }
     (sin, cos)
@@ -79,13 +79,13 @@ fn sin_cos_series(r: Wide) -> (Wide, Wide) {
 /// term keeps its sign, so the sticky rounding in [`Wide::round`] errs the right way when
 /// tan r rounds to r.
 fn tan_small(r: Wide) -> Wide {
-    let r2 = r.mul(r);
-    let r3 = r2.mul(r);
-    let r5 = r3.mul(r2);
-    let r7 = r5.mul(r2);
-    r.add(r3.div_small(3))
-        .add(r5.mul(Wide::from_u64(2)).div_small(15))
-        .add(r7.mul(Wide::from_u64(17)).div_small(315))
+    let r2 = r.times(r);
+    let r3 = r2.times(r);
+    let r5 = r3.times(r2);
+    let r7 = r5.times(r2);
+    r.plus(r3.div_small(3))
+        .plus(r5.times(Wide::from_u64(2)).div_small(15))
+        .plus(r7.times(Wide::from_u64(17)).div_small(315))
 }
 
 /// FSIN, FCOS or FPTAN's tangent of `x`; `None` when |x| ≥ 2^63 (out of range).
@@ -108,15 +108,15 @@ pub fn trig(x: F80, which: Trig, control: u16) -> Option<Rounded> {
     let value = match (which, q) {
         (Trig::Sin, 0) | (Trig::Cos, 3) => s,
         (Trig::Sin, 1) | (Trig::Cos, 0) => c,
-        (Trig::Sin, 2) | (Trig::Cos, 1) => s.neg(),
-        (Trig::Sin, _) | (Trig::Cos, _) => c.neg(),
+        (Trig::Sin, 2) | (Trig::Cos, 1) => s.negated(),
+        (Trig::Sin, _) | (Trig::Cos, _) => c.negated(),
         (Trig::Tan, 0) if r.exp < -20 => tan_small(r),
-        (Trig::Tan, q) if q & 1 == 0 => s.div(c),
-        (Trig::Tan, _) => c.div(s).neg(),
+        (Trig::Tan, q) if q & 1 == 0 => s.over(c),
+        (Trig::Tan, _) => c.over(s).negated(),
     };
     // sin and tan are odd, cos even.
     let value = if x.sign() && which != Trig::Cos {
-        value.neg()
+        value.negated()
     } else {
         value
     };
@@ -127,20 +127,20 @@ pub fn trig(x: F80, which: Trig, control: u16) -> Option<Rounded> {
 fn atan_unit(t: Wide) -> Wide {
     let mut t = t;
     for _ in 0..2 {
-        let hyp = Wide::ONE.add(t.mul(t)).sqrt();
-        t = t.div(Wide::ONE.add(hyp));
+        let hyp = Wide::ONE.plus(t.times(t)).sqrt();
+        t = t.over(Wide::ONE.plus(hyp));
     }
-    let t2 = t.mul(t);
+    let t2 = t.times(t);
     let mut sum = t;
     let mut power = t;
     let mut k = 1u64;
     loop {
-        power = power.mul(t2).neg();
+        power = power.times(t2).negated();
         let term = power.div_small(2 * k + 1);
         if term.is_zero() || term.exp < sum.exp - 140 {
             break;
         }
-        sum = sum.add(term);
+        sum = sum.plus(term);
         k += 1;
     }
     sum.scale(2)
@@ -166,7 +166,7 @@ pub fn atan2(y: F80, x: F80, control: u16) -> Rounded {
         (Class::Infinity, Class::Infinity) => {
             let quarter = PI.scale(-2);
             if x.sign() {
-                quarter.mul(Wide::from_u64(3))
+                quarter.times(Wide::from_u64(3))
             } else {
                 quarter
             }
@@ -182,18 +182,18 @@ pub fn atan2(y: F80, x: F80, control: u16) -> Rounded {
         _ => {
             let (a, b) = (Wide::from_f80(y).abs(), Wide::from_f80(x).abs());
             let base = if (a.exp, a.m) <= (b.exp, b.m) {
-                atan_unit(a.div(b))
+                atan_unit(a.over(b))
             } else {
-                half_pi.sub(atan_unit(b.div(a)))
+                half_pi.minus(atan_unit(b.over(a)))
             };
             if x.sign() {
-                PI.sub(base)
+                PI.minus(base)
             } else {
                 base
             }
         }
     };
-    let angle = if y.sign() { angle.neg() } else { angle };
+    let angle = if y.sign() { angle.negated() } else { angle };
     with_flags(angle.round(control), de)
 }
 
@@ -203,8 +203,8 @@ fn expm1(t: Wide) -> Wide {
     let mut term = t;
     let mut k = 2u64;
     while !term.is_zero() && term.exp > sum.exp - 140 && k < 200 {
-        term = term.mul(t).div_small(k);
-        sum = sum.add(term);
+        term = term.times(t).div_small(k);
+        sum = sum.plus(term);
         k += 1;
     }
     sum
@@ -225,7 +225,7 @@ pub fn exp2m1(x: F80, control: u16) -> Rounded {
     }
     let w = Wide::from_f80(x);
     let value = if w.exp < 0 {
-        expm1(w.mul(LN2))
+        expm1(w.times(LN2))
     } else {
         // 2^x = 2^n · 2^f with n the nearest integer (|x| < 2^15 matters; beyond saturates).
         let n = if w.exp >= 20 {
@@ -237,27 +237,30 @@ pub fn exp2m1(x: F80, control: u16) -> Rounded {
         } else {
             super::load_store::to_int(x, 32, 0).0 as u32 as i32
         };
-        let f = w.sub(Wide::from_f80(super::load_store::from_i64(i64::from(n))));
-        expm1(f.mul(LN2)).add(Wide::ONE).scale(n).sub(Wide::ONE)
+        let f = w.minus(Wide::from_f80(super::load_store::from_i64(i64::from(n))));
+        expm1(f.times(LN2))
+            .plus(Wide::ONE)
+            .scale(n)
+            .minus(Wide::ONE)
     };
     with_flags(value.round(control), de)
 }
 
 /// ln m for m near 1 (between √2/2 and √2): 2·atanh((m − 1)/(m + 1)).
 fn ln_near_one(num: Wide, den: Wide) -> Wide {
-    let s = num.div(den);
-    let s2 = s.mul(s);
+    let s = num.over(den);
+    let s2 = s.times(s);
     let mut sum = s;
     let mut power = s;
     let mut k = 1u64;
     // Arguments outside the documented range converge slowly: bound the work.
     while k < 400 {
-        power = power.mul(s2);
+        power = power.times(s2);
         let term = power.div_small(2 * k + 1);
         if term.is_zero() || term.exp < sum.exp - 140 {
             break;
         }
-        sum = sum.add(term);
+        sum = sum.plus(term);
         k += 1;
     }
     sum.scale(1)
@@ -273,10 +276,10 @@ fn log2(x: F80) -> Wide {
         mant = mant.scale(-1);
         exponent += 1;
     }
-    let ln = ln_near_one(mant.sub(Wide::ONE), mant.add(Wide::ONE));
-    let frac = ln.div(LN2);
+    let ln = ln_near_one(mant.minus(Wide::ONE), mant.plus(Wide::ONE));
+    let frac = ln.over(LN2);
     let int = Wide::new(exponent < 0, 127, u128::from(exponent.unsigned_abs()));
-    int.add(frac)
+    int.plus(frac)
 }
 
 /// The sign of log2(x) for x > 0: −1, 0 (x = 1) or +1.
@@ -324,7 +327,7 @@ pub fn y_log2_x(y: F80, x: F80, control: u16) -> Rounded {
     if cy == Class::Zero || ls == 0 {
         return Rounded::flagged(F80::zero(y.sign() != (ls < 0)), de);
     }
-    with_flags(Wide::from_f80(y).mul(log2(x)).round(control), de)
+    with_flags(Wide::from_f80(y).times(log2(x)).round(control), de)
 }
 
 /// FYL2XP1: y × log2(x + 1), for |x| < 1 − √2/2.
@@ -348,10 +351,10 @@ pub fn y_log2_xp1(y: F80, x: F80, control: u16) -> Rounded {
         _ => {}
     }
     let w = Wide::from_f80(x);
-    let one_plus = Wide::ONE.add(w);
+    let one_plus = Wide::ONE.plus(w);
     if one_plus.neg || one_plus.is_zero() {
         return invalid(de);
     }
-    let log = ln_near_one(w, Wide::ONE.add(one_plus)).div(LN2);
-    with_flags(Wide::from_f80(y).mul(log).round(control), de)
+    let log = ln_near_one(w, Wide::ONE.plus(one_plus)).over(LN2);
+    with_flags(Wide::from_f80(y).times(log).round(control), de)
 }

@@ -80,7 +80,7 @@ impl Wide {
     pub fn is_zero(self) -> bool {
         self.m == 0
     }
-    pub fn neg(self) -> Self {
+    pub fn negated(self) -> Self {
         Self {
             neg: !self.neg && self.m != 0,
             ..self
@@ -100,7 +100,7 @@ impl Wide {
         }
     }
 
-    pub fn mul(self, o: Self) -> Self {
+    pub fn times(self, o: Self) -> Self {
         if self.m == 0 || o.m == 0 {
             return Self::ZERO;
         }
@@ -117,7 +117,7 @@ impl Wide {
         }
     }
 
-    pub fn add(self, o: Self) -> Self {
+    pub fn plus(self, o: Self) -> Self {
         if self.m == 0 {
             return o;
         }
@@ -147,8 +147,8 @@ impl Wide {
         }
     }
 
-    pub fn sub(self, o: Self) -> Self {
-        self.add(o.neg())
+    pub fn minus(self, o: Self) -> Self {
+        self.plus(o.negated())
     }
 
     /// `self ÷ d` for a small integer `d`.
@@ -168,7 +168,7 @@ impl Wide {
         }
     }
 
-    pub fn div(self, o: Self) -> Self {
+    pub fn over(self, o: Self) -> Self {
         if self.m == 0 || o.m == 0 {
             return Self::ZERO;
         }
@@ -194,7 +194,7 @@ impl Wide {
         let approx = (self.m >> 64) as f64 * 2f64.powi((self.exp - 63).clamp(-1000, 1000));
         let mut y = Self::from_f64(approx.sqrt());
         for _ in 0..3 {
-            y = y.add(self.div(y)).scale(-1);
+            y = y.plus(self.over(y)).scale(-1);
         }
         y
     }
