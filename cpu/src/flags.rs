@@ -36,7 +36,7 @@ pub struct LazyFlags {
 
 #[inline(always)]
 fn parity(byte: u32) -> bool {
-    (byte as u8).count_ones() % 2 == 0
+    (byte as u8).count_ones().is_multiple_of(2)
 }
 
 impl LazyFlags {
