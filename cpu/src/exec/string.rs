@@ -384,3 +384,58 @@ impl Cpu {
         Run::Done(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Segment;
+    use crate::NullPlatform;
+    use webx86_mmu::{Mmu, PhysMemory};
+
+    fn flat_cpu() -> Cpu {
+        let mut cpu = Cpu::new(Mmu::new(PhysMemory::new(1 << 20)), Box::new(NullPlatform));
+        let mut seg = Segment::real_mode(0);
+        seg.limit = u32::MAX;
+        seg.attrs |= crate::state::attr::DB;
+        seg.refresh_checks(true);
+        cpu.state.segs = [seg; 6];
+        cpu
+    }
+
+    #[test]
+    fn bulk_runs_stop_at_page_ends() {
+        let mut cpu = flat_cpu();
+        cpu.state.regs[reg::ESI as usize] = 0x1_0000;
+        cpu.state.regs[reg::EDI as usize] = 0x2_0F00;
+        assert!(matches!(
+            cpu.movs_run::<4, true>(sreg::DS, 1000),
+            Run::Done(0x40)
+        ));
+        assert_eq!(cpu.state.regs[reg::EDI as usize], 0x2_1000);
+        assert!(matches!(cpu.stos_run::<2, true>(5), Run::Done(5)));
+        // An element straddling a page end goes element by element.
+        cpu.state.regs[reg::EDI as usize] = 0x2_1FFE;
+        assert!(matches!(cpu.stos_run::<4, true>(5), Run::Slow(1)));
+        // Going down, the run ends at the page start.
+        cpu.state.eflags |= flag::DF;
+        cpu.state.regs[reg::EDI as usize] = 0x3_0010;
+        assert!(matches!(cpu.stos_run::<4, true>(100), Run::Done(5)));
+        assert_eq!(cpu.state.regs[reg::EDI as usize], 0x3_0010 - 20);
+    }
+
+    #[test]
+    fn overlapping_forward_copy_goes_slow() {
+        let mut cpu = flat_cpu();
+        cpu.state.regs[reg::ESI as usize] = 0x1_0000;
+        cpu.state.regs[reg::EDI as usize] = 0x1_0001;
+        assert!(matches!(
+            cpu.movs_run::<1, true>(sreg::DS, 100),
+            Run::Slow(100)
+        ));
+        cpu.state.regs[reg::EDI as usize] = 0x0_FFFF;
+        assert!(matches!(
+            cpu.movs_run::<1, true>(sreg::DS, 100),
+            Run::Done(1)
+        ));
+    }
+}
