@@ -64,7 +64,11 @@ fn call_indirect_reads_operand_before_push() {
     m.set(reg::EAX, 0xABCD_1234);
     m.step(&[0x66, 0xFF, 0xD0]).unwrap(); // call ax: target truncated to 16 bits
     assert_eq!(m.cpu.state.eip, 0x1234);
-    assert_eq!(m.read16(m.esp()), (CODE + 3) & 0xFFFF, "IP pushed as a word");
+    assert_eq!(
+        m.read16(m.esp()),
+        (CODE + 3) & 0xFFFF,
+        "IP pushed as a word"
+    );
 }
 
 #[test]
@@ -158,7 +162,10 @@ fn int_n_in_real_mode_goes_through_the_ivt() {
     assert_eq!(m.esp(), 0xFFEA);
     assert_eq!(m.read16(0xFFEA), 0x42, "return IP");
     assert_eq!(m.read16(0xFFEC), CODE >> 4, "return CS");
-    assert_eq!(m.read16(0xFFEE), flag::FIXED | flag::IF | flag::TF | flag::CF);
+    assert_eq!(
+        m.read16(0xFFEE),
+        flag::FIXED | flag::IF | flag::TF | flag::CF
+    );
     assert_eq!(m.cpu.state.flags() & (flag::IF | flag::TF), 0);
 }
 
@@ -190,11 +197,21 @@ fn bound_checks_signed_range() {
     let mut m = Machine::flat32();
     m.write32(0x6000, (-10i32) as u32);
     m.write32(0x6004, 100);
-    for (index, ok) in [(-10i32, true), (100, true), (0, true), (-11, false), (101, false)] {
+    for (index, ok) in [
+        (-10i32, true),
+        (100, true),
+        (0, true),
+        (-11, false),
+        (101, false),
+    ] {
         m.rewind(CODE);
         m.set(reg::EAX, index as u32);
         let r = m.step(&[0x62, 0x05, 0x00, 0x60, 0x00, 0x00]); // bound eax, [0x6000]
-        let want = if ok { Ok(()) } else { Err(Fault::new(vector::BR)) };
+        let want = if ok {
+            Ok(())
+        } else {
+            Err(Fault::new(vector::BR))
+        };
         assert_eq!(r, want, "index {index}");
     }
     // 16-bit: bounds are signed words.
@@ -224,7 +241,11 @@ fn hlt_privilege() {
     assert_eq!(m.cpu.state.halted, 0);
     let mut m = Machine::flat32();
     m.to_v86(3);
-    assert_eq!(m.step(&[0xF4]), Err(Fault::GP0), "HLT in V86 even at IOPL 3");
+    assert_eq!(
+        m.step(&[0xF4]),
+        Err(Fault::GP0),
+        "HLT in V86 even at IOPL 3"
+    );
 }
 
 #[test]

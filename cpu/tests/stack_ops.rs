@@ -39,7 +39,11 @@ fn push_pop_on_16bit_stack_uses_sp_only() {
     m.set(reg::EAX, 0xCAFE_BABE);
     m.step(&[0x50]).unwrap(); // push eax
     assert_eq!(m.esp(), 0x0002_FFFC, "upper half of ESP kept, SP wrapped");
-    assert_eq!(m.read32(0xFFFC), 0xCAFE_BABE, "written at SS:SP, not SS:ESP");
+    assert_eq!(
+        m.read32(0xFFFC),
+        0xCAFE_BABE,
+        "written at SS:SP, not SS:ESP"
+    );
     m.step(&[0x5B]).unwrap(); // pop ebx
     assert_eq!(m.reg(reg::EBX), 0xCAFE_BABE);
     assert_eq!(m.esp(), 0x0002_0000);
@@ -58,7 +62,11 @@ fn push_esp_pushes_old_value_and_pop_esp_loads() {
     m.write16(0x4FFFE, 0xBEEF);
     m.set(reg::ESP, 0x0004_FFFE);
     m.step(&[0x66, 0x5C]).unwrap(); // pop sp
-    assert_eq!(m.esp(), 0x0005_BEEF, "SP replaced after ESP moved to 0x50000");
+    assert_eq!(
+        m.esp(),
+        0x0005_BEEF,
+        "SP replaced after ESP moved to 0x50000"
+    );
 }
 
 #[test]
@@ -68,7 +76,11 @@ fn push_segment_register_32bit_writes_16_bits() {
     m.cpu.state.segs[sreg::DS as usize].selector = 0x1234;
     m.step(&[0x1E]).unwrap(); // push ds (o32)
     assert_eq!(m.esp(), 0x7FFFC);
-    assert_eq!(m.read32(0x7FFFC), 0xDEAD_1234, "upper half of the slot untouched");
+    assert_eq!(
+        m.read32(0x7FFFC),
+        0xDEAD_1234,
+        "upper half of the slot untouched"
+    );
     m.cpu.state.segs[sreg::GS as usize].selector = 0x5678;
     m.step(&[0x66, 0x0F, 0xA8]).unwrap(); // push gs (o16)
     assert_eq!(m.esp(), 0x7FFFA);
@@ -209,7 +221,11 @@ fn pushf_image_and_popf_at_cpl0() {
     let mut m = Machine::flat32();
     m.cpu.state.eflags = flag::FIXED | flag::RF | flag::IF | flag::CF;
     m.step(&[0x9C]).unwrap(); // pushfd
-    assert_eq!(m.read32(m.esp()), flag::FIXED | flag::IF | flag::CF, "RF not pushed");
+    assert_eq!(
+        m.read32(m.esp()),
+        flag::FIXED | flag::IF | flag::CF,
+        "RF not pushed"
+    );
     // POPFD at CPL 0: IOPL, IF, NT, AC, ID changeable; VM, VIF, VIP never set; RF cleared.
     let all = 0xFFFF_FFFF;
     m.write32(m.esp(), all);
@@ -302,7 +318,8 @@ fn enter_model(
         } else {
             (*esp & 0xFFFF_0000) | sp
         };
-        mem[sp as usize..(sp + size) as usize].copy_from_slice(&value.to_le_bytes()[..size as usize]);
+        mem[sp as usize..(sp + size) as usize]
+            .copy_from_slice(&value.to_le_bytes()[..size as usize]);
     };
     let read = |mem: &[u8], at: u32| {
         let mut b = [0u8; 4];
@@ -416,7 +433,11 @@ fn leave_16_and_32() {
         m.set(reg::EBP, m.esp());
         m.set(reg::ESP, 0);
         m.step(if o16 { &[0x66, 0xC9] } else { &[0xC9] }).unwrap();
-        assert_eq!((m.esp(), m.reg(reg::EBP)), (esp, ebp), "o16={o16} stack32={stack32}");
+        assert_eq!(
+            (m.esp(), m.reg(reg::EBP)),
+            (esp, ebp),
+            "o16={o16} stack32={stack32}"
+        );
     }
 }
 

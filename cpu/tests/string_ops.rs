@@ -14,7 +14,16 @@ const AREA: u32 = 0x10_0000;
 const AREA_LEN: usize = 0x6000;
 
 /// Element-by-element REP MOVS / STOS on `mem` (indexes are offsets into the area).
-fn model_rep(movs: bool, size: u32, down: bool, mem: &mut [u8], esi: &mut u32, edi: &mut u32, count: u32, eax: u32) {
+fn model_rep(
+    movs: bool,
+    size: u32,
+    down: bool,
+    mem: &mut [u8],
+    esi: &mut u32,
+    edi: &mut u32,
+    count: u32,
+    eax: u32,
+) {
     let step = if down { size.wrapping_neg() } else { size };
     for _ in 0..count {
         let value: Vec<u8> = if movs {
@@ -125,7 +134,11 @@ fn single_string_ops_all_sizes_and_directions() {
             m.set(reg::ESI, 0x2000);
             m.set(reg::EDI, 0x3000);
             m.step(&code(w(0xA4))).unwrap(); // movs
-            let mask = if size == 4 { u32::MAX } else { (1 << (8 * size)) - 1 };
+            let mask = if size == 4 {
+                u32::MAX
+            } else {
+                (1 << (8 * size)) - 1
+            };
             assert_eq!(m.read32(0x3000) & mask, 0x8899_AABB & mask);
             assert_eq!(m.reg(reg::ESI), 0x2000u32.wrapping_add(step));
             assert_eq!(m.reg(reg::EDI), 0x3000u32.wrapping_add(step));
@@ -151,9 +164,31 @@ fn cmps_and_scas_flags_match_host() {
     let mut rng = Rng(0xBADC_0FFE);
     for n in 0..600 {
         let size = [1u32, 2, 4][n % 3];
-        let edge = [0u32, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000, u32::MAX];
-        let a = if n % 4 == 0 { edge[(rng.next() % 11) as usize] } else { rng.next() };
-        let b = if n % 5 == 0 { a } else if n % 4 == 1 { edge[(rng.next() % 11) as usize] } else { rng.next() };
+        let edge = [
+            0u32,
+            1,
+            0x7F,
+            0x80,
+            0xFF,
+            0x7FFF,
+            0x8000,
+            0xFFFF,
+            0x7FFF_FFFF,
+            0x8000_0000,
+            u32::MAX,
+        ];
+        let a = if n % 4 == 0 {
+            edge[(rng.next() % 11) as usize]
+        } else {
+            rng.next()
+        };
+        let b = if n % 5 == 0 {
+            a
+        } else if n % 4 == 1 {
+            edge[(rng.next() % 11) as usize]
+        } else {
+            rng.next()
+        };
         let mut m = Machine::flat32();
         m.write32(0x2000, a);
         m.write32(0x3000, b);
@@ -162,9 +197,17 @@ fn cmps_and_scas_flags_match_host() {
         let mut code = if size == 2 { vec![0x66] } else { vec![] };
         code.push(if size == 1 { 0xA6 } else { 0xA7 });
         m.step(&code).unwrap();
-        let mask = if size == 4 { u32::MAX } else { (1 << (8 * size)) - 1 };
+        let mask = if size == 4 {
+            u32::MAX
+        } else {
+            (1 << (8 * size)) - 1
+        };
         let want = host_cmp_flags(a & mask, b & mask, size as usize);
-        assert_eq!(m.cpu.state.flags() & flag::ARITH, want, "cmps{size} {a:#x} {b:#x}");
+        assert_eq!(
+            m.cpu.state.flags() & flag::ARITH,
+            want,
+            "cmps{size} {a:#x} {b:#x}"
+        );
         // SCAS compares the accumulator with ES:[EDI].
         m.rewind(CODE);
         m.set(reg::EAX, a);
@@ -172,7 +215,11 @@ fn cmps_and_scas_flags_match_host() {
         let last = code.len() - 1;
         code[last] = if size == 1 { 0xAE } else { 0xAF };
         m.step(&code).unwrap();
-        assert_eq!(m.cpu.state.flags() & flag::ARITH, want, "scas{size} {a:#x} {b:#x}");
+        assert_eq!(
+            m.cpu.state.flags() & flag::ARITH,
+            want,
+            "scas{size} {a:#x} {b:#x}"
+        );
     }
 }
 
@@ -215,7 +262,9 @@ fn repne_scas_finds_byte() {
 #[test]
 fn rep_with_zero_count_does_nothing() {
     let mut m = Machine::flat32();
-    m.cpu.state.set_arith_flags(flag::ARITH, flag::CF | flag::ZF);
+    m.cpu
+        .state
+        .set_arith_flags(flag::ARITH, flag::CF | flag::ZF);
     m.set(reg::ECX, 0);
     m.set(reg::EDI, 0x3000);
     m.write32(0x3000, 0x5555_5555);
@@ -247,7 +296,11 @@ fn addr16_word_at_offset_ffff_faults() {
     let mut m = Machine::real();
     m.set(reg::ESI, 0xFFFF);
     m.set(reg::EDI, 0x100);
-    assert_eq!(m.step(&[0xA5]), Err(Fault::GP0), "movsw straddling the 64 KiB limit");
+    assert_eq!(
+        m.step(&[0xA5]),
+        Err(Fault::GP0),
+        "movsw straddling the 64 KiB limit"
+    );
 }
 
 #[test]
@@ -278,7 +331,10 @@ fn long_rep_runs_in_chunks_and_completes() {
     m.set(reg::EAX, 0xC3);
     let first = m.step(&[0xF3, 0xAA]);
     assert_eq!(first, Ok(()));
-    assert_eq!(m.cpu.state.eip, CODE, "unfinished: EIP back at the instruction");
+    assert_eq!(
+        m.cpu.state.eip, CODE,
+        "unfinished: EIP back at the instruction"
+    );
     assert!(m.reg(reg::ECX) > 0 && m.reg(reg::ECX) < 300_000);
     let (result, calls) = m.step_rep(&[0xF3, 0xAA]);
     result.unwrap();
@@ -304,7 +360,11 @@ fn rep_movs_page_fault_midway_resumes() {
     assert_eq!(r, Err(Fault::with_code(vector::PF, 2)));
     assert_eq!(m.cpu.state.cr2, 0x20_1000);
     assert_eq!(m.cpu.state.eip, CODE, "restartable");
-    assert_eq!(m.reg(reg::ECX), 0x400 - 0x200, "the first page's elements are done");
+    assert_eq!(
+        m.reg(reg::ECX),
+        0x400 - 0x200,
+        "the first page's elements are done"
+    );
     assert_eq!(m.reg(reg::ESI), src + 0x800);
     assert_eq!(m.reg(reg::EDI), 0x20_1000);
     m.set_pte_flags(0x20_1000, 7);
@@ -323,7 +383,10 @@ fn rep_stos_into_a_code_page_is_noticed() {
     m.set(reg::EAX, 0x90);
     let (r, _) = m.step_rep(&[0xF3, 0xAA]);
     r.unwrap();
-    assert!(m.cpu.mmu.phys.code_written(), "writes to a code page go through the slow path");
+    assert!(
+        m.cpu.mmu.phys.code_written(),
+        "writes to a code page go through the slow path"
+    );
     assert!(m.read_bytes(0x14_FF00, 0x200).iter().all(|&b| b == 0x90));
 }
 
@@ -335,8 +398,19 @@ fn rep_outs_and_ins_use_the_port() {
     m.set(reg::EDX, 0x3F8);
     m.set(reg::ECX, 3);
     m.step(&[0xF3, 0x6E]).unwrap(); // rep outsb
-    let writes: Vec<_> = m.io.borrow().iter().map(|&(w, p, s, v)| (w, p, s, v)).collect();
-    assert_eq!(writes, vec![(true, 0x3F8, 1, 1), (true, 0x3F8, 1, 2), (true, 0x3F8, 1, 3)]);
+    let writes: Vec<_> =
+        m.io.borrow()
+            .iter()
+            .map(|&(w, p, s, v)| (w, p, s, v))
+            .collect();
+    assert_eq!(
+        writes,
+        vec![
+            (true, 0x3F8, 1, 1),
+            (true, 0x3F8, 1, 2),
+            (true, 0x3F8, 1, 3)
+        ]
+    );
     m.io.borrow_mut().clear();
     m.reads.borrow_mut().extend([0x1111, 0x2222]);
     m.rewind(CODE);

@@ -44,9 +44,7 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
         Code::Int3 => int3,
         Code::Into => into,
         Code::Int1 => int1,
-        Code::Bound_r16_m1616 | Code::Bound_r32_m3232 if i.op1_kind() != OpKind::Memory => {
-            raise_ud
-        }
+        Code::Bound_r16_m1616 | Code::Bound_r32_m3232 if i.op1_kind() != OpKind::Memory => raise_ud,
         Code::Bound_r16_m1616 => bound::<2>,
         Code::Bound_r32_m3232 => bound::<4>,
         _ => match i.mnemonic() {

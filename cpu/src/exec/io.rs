@@ -22,13 +22,19 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
     let (handler, ends) = match i.mnemonic() {
         // IN AL/AX/EAX, imm8 | DX: the data register is operand 0.
         Mnemonic::In => (
-            by_size(operand_size(i, 0), [port_in::<1>, port_in::<2>, port_in::<4>]),
+            by_size(
+                operand_size(i, 0),
+                [port_in::<1>, port_in::<2>, port_in::<4>],
+            ),
             false,
         ),
         // OUT imm8 | DX, AL/AX/EAX: the data register is operand 1. OUT ends the block, since
         // the device may raise an interrupt the guest expects to be taken promptly.
         Mnemonic::Out => (
-            by_size(operand_size(i, 1), [port_out::<1>, port_out::<2>, port_out::<4>]),
+            by_size(
+                operand_size(i, 1),
+                [port_out::<1>, port_out::<2>, port_out::<4>],
+            ),
             true,
         ),
         _ => return None,
@@ -85,8 +91,7 @@ impl Cpu {
         }
         let tr = s.tr;
         let tss_type = (tr.attrs >> 8) & 0xF;
-        if (tss_type != TSS32_AVAILABLE && tss_type != TSS32_BUSY) || tr.limit < TSS32_MIN_LIMIT
-        {
+        if (tss_type != TSS32_AVAILABLE && tss_type != TSS32_BUSY) || tr.limit < TSS32_MIN_LIMIT {
             return Err(Fault::GP0);
         }
         let map_base = self.read_sys::<2>(tr.base.wrapping_add(TSS_IO_MAP_BASE))?;

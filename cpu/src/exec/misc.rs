@@ -130,10 +130,7 @@ fn rdtsc(cpu: &mut Cpu, _op: &Op) -> Exec {
         return Err(Fault::GP0);
     }
     let retired = s.retired;
-    let tsc = cpu
-        .platform
-        .timestamp(retired)
-        .wrapping_add(cpu.state.tsc);
+    let tsc = cpu.platform.timestamp(retired).wrapping_add(cpu.state.tsc);
     cpu.state.regs[reg::EAX as usize] = tsc as u32;
     cpu.state.regs[reg::EDX as usize] = (tsc >> 32) as u32;
     Ok(())

@@ -183,14 +183,8 @@ fn pushf<const SIZE: usize>(cpu: &mut Cpu, _op: &Op) -> Exec {
 /// A 16-bit POPF reaches only bits 15:0.
 pub(crate) fn popf_mask(cpu: &Cpu, size: usize) -> u32 {
     let s = &cpu.state;
-    let mut mask = flag::ARITH
-        | flag::TF
-        | flag::IF
-        | flag::DF
-        | flag::IOPL
-        | flag::NT
-        | flag::AC
-        | flag::ID;
+    let mut mask =
+        flag::ARITH | flag::TF | flag::IF | flag::DF | flag::IOPL | flag::NT | flag::AC | flag::ID;
     let cpl = if s.v86_mode() { 3 } else { s.cpl };
     if s.protected_mode() && cpl > 0 {
         mask &= !flag::IOPL;

@@ -272,7 +272,12 @@ enum Run {
 /// address `lin`) and going down when `down`, stay within one page without wrapping the
 /// offset at the address size.
 #[inline(always)]
-fn run_length<const SIZE: usize, const A32: bool>(start: u32, lin: u32, down: bool, max: u32) -> u32 {
+fn run_length<const SIZE: usize, const A32: bool>(
+    start: u32,
+    lin: u32,
+    down: bool,
+    max: u32,
+) -> u32 {
     let size = SIZE as u32;
     let page_off = lin & 0xFFF;
     let offset_end: u64 = if A32 { 1 << 32 } else { 1 << 16 };
@@ -352,10 +357,7 @@ impl Cpu {
         if clobbers {
             return Run::Slow(n);
         }
-        self.mmu
-            .phys
-            .store_mut()
-            .copy_within(src..src + len, dst);
+        self.mmu.phys.store_mut().copy_within(src..src + len, dst);
         self.advance::<SIZE, A32>(reg::ESI, n);
         self.advance::<SIZE, A32>(reg::EDI, n);
         Run::Done(n)

@@ -274,9 +274,15 @@ pub fn host_cmp_flags(a: u32, b: u32, size: usize) -> u32 {
     // the stack slot PUSHFQ uses, which the asm block is allowed to use (no `nostack`).
     unsafe {
         match size {
-            1 => asm!("cmp {a:l}, {b:l}", "pushfq", "pop {f}", a = in(reg) a, b = in(reg) b, f = out(reg) flags),
-            2 => asm!("cmp {a:x}, {b:x}", "pushfq", "pop {f}", a = in(reg) a, b = in(reg) b, f = out(reg) flags),
-            _ => asm!("cmp {a:e}, {b:e}", "pushfq", "pop {f}", a = in(reg) a, b = in(reg) b, f = out(reg) flags),
+            1 => {
+                asm!("cmp {a:l}, {b:l}", "pushfq", "pop {f}", a = in(reg) a, b = in(reg) b, f = out(reg) flags)
+            }
+            2 => {
+                asm!("cmp {a:x}, {b:x}", "pushfq", "pop {f}", a = in(reg) a, b = in(reg) b, f = out(reg) flags)
+            }
+            _ => {
+                asm!("cmp {a:e}, {b:e}", "pushfq", "pop {f}", a = in(reg) a, b = in(reg) b, f = out(reg) flags)
+            }
         }
     }
     flags as u32 & flag::ARITH
