@@ -5,7 +5,7 @@ use std::rc::Rc;
 use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl, Instruction};
 use webx86_mmu::{Access, LinAddr, PhysAddr};
 
-use crate::cache::{block_key, Block};
+use crate::cache::{block_key, fast_tag, Block};
 use crate::exec;
 use crate::fault::Fault;
 use crate::ir::Op;
@@ -51,6 +51,13 @@ impl Cpu {
         }
         let lin = cs.base.wrapping_add(eip);
         let user = self.state.user();
+        let tag = fast_tag(cs.big(), user);
+        let generation = self.mmu.generation();
+        if let Some(block) = self.cache.lookup_fast(lin, tag, generation) {
+            if u64::from(eip) + u64::from(block.byte_len) <= u64::from(cs.limit) + 1 {
+                return Ok(Rc::clone(block));
+            }
+        }
         let phys = self
             .mmu
             .translate(LinAddr(lin), Access::read(user))
@@ -58,7 +65,9 @@ impl Cpu {
         let key = block_key(phys.0, cs.big());
         if let Some(block) = self.cache.get(key) {
             if u64::from(eip) + u64::from(block.byte_len) <= u64::from(cs.limit) + 1 {
-                return Ok(Rc::clone(block));
+                let block = Rc::clone(block);
+                self.cache.remember_fast(lin, tag, generation, &block);
+                return Ok(block);
             }
         }
         let (block, cacheable) = self.decode_block(eip, lin, phys, cs.big(), cs.limit)?;
@@ -66,6 +75,8 @@ impl Cpu {
         if cacheable {
             self.mmu.mark_code_page(phys.page());
             self.cache.insert(key, Rc::clone(&block));
+            self.cache
+                .remember_fast(lin, tag, self.mmu.generation(), &block);
         }
         Ok(block)
     }

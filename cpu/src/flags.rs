@@ -167,20 +167,25 @@ impl CpuState {
             _ => self.arith(flag::CF),
         }
     }
-    #[inline]
+    /// The pending result shifted so its sign bit is bit 31 (bits above the size drop out).
+    #[inline(always)]
+    fn lazy_res_top(&self) -> u32 {
+        self.lazy.res << ((32 - 8 * self.lazy.size) & 31)
+    }
+    #[inline(always)]
     pub fn zf(&self) -> bool {
         if self.lazy.op == op::NONE {
             self.eflags & flag::ZF != 0
         } else {
-            self.lazy.res & self.lazy.mask() == 0
+            self.lazy_res_top() == 0
         }
     }
-    #[inline]
+    #[inline(always)]
     pub fn sf(&self) -> bool {
         if self.lazy.op == op::NONE {
             self.eflags & flag::SF != 0
         } else {
-            self.lazy.res & self.lazy.sign() != 0
+            (self.lazy_res_top() as i32) < 0
         }
     }
     #[inline]
@@ -196,8 +201,9 @@ impl CpuState {
         self.arith(flag::AF)
     }
 
-    /// Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc opcodes).
-    #[inline]
+    /// Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc opcodes). Inlined so
+    /// that handlers specialised on a constant `cc` test only the flags they need.
+    #[inline(always)]
     pub fn condition(&self, cc: u8) -> bool {
         let result = match cc >> 1 {
             0 => self.of(),

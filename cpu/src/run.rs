@@ -68,21 +68,26 @@ impl Cpu {
     #[inline]
     fn run_block(&mut self, block: &Rc<crate::Block>, end: u64) {
         block.hits.set(block.hits.get().wrapping_add(1));
-        for op in block.ops.iter() {
+        let left = end.saturating_sub(self.state.retired);
+        let ops = &block.ops[..block.ops.len().min(left.try_into().unwrap_or(usize::MAX))];
+        let mut done = 0u64;
+        for op in ops {
             let start = self.state.eip;
             self.state.eip = start.wrapping_add(u32::from(op.len));
             if let Err(fault) = (op.handler)(self, op) {
                 self.state.eip = start;
+                self.state.retired += done;
                 self.exception(fault);
                 return;
             }
-            self.state.retired += 1;
-            if self.end_block || self.mmu.phys.code_written() || self.state.retired >= end {
+            done += 1;
+            if self.end_block || self.mmu.phys.code_written() {
                 self.end_block = false;
                 self.invalidate_written_code();
-                return;
+                break;
             }
         }
+        self.state.retired += done;
     }
 
     /// Drops decoded blocks of code pages written since the last check.
