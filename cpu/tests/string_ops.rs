@@ -430,3 +430,24 @@ fn ins_to_faulting_memory_reads_no_port() {
     assert_eq!(m.step(&[0x6C]), Err(Fault::GP0));
     assert!(m.io.borrow().is_empty(), "the device was not read");
 }
+
+#[test]
+fn long_rep_through_the_execution_loop() {
+    // REP STOSD over 4 MiB then HLT, run by `Cpu::run`: the chunks re-enter the instruction
+    // until the count is exhausted, then execution continues after it.
+    let mut m = Machine::flat32();
+    m.write_bytes(CODE, &[0xF3, 0xAB, 0xF4]); // rep stosd; hlt
+    m.set(reg::EDI, 0x20_0000);
+    m.set(reg::ECX, 0x10_0000);
+    m.set(reg::EAX, 0x0BAD_F00D);
+    let exit = m.cpu.run(10_000);
+    assert_eq!(exit, webx86_cpu::RunExit::HaltedForever);
+    assert_eq!(m.reg(reg::ECX), 0);
+    assert_eq!(m.reg(reg::EDI), 0x60_0000);
+    assert_eq!(m.cpu.state.eip, CODE + 3);
+    assert_eq!(m.read32(0x5F_FFFC), 0x0BAD_F00D);
+    assert!(
+        m.cpu.state.retired > 2,
+        "each chunk counts as an instruction"
+    );
+}

@@ -10,7 +10,7 @@ use crate::decode::Lowered;
 use crate::fault::{vector, Exec, Fault};
 use crate::interrupt::IntKind;
 use crate::ir::{opflag, Handler, Op};
-use crate::state::{flag, reg, sreg};
+use crate::state::{cr4, flag, reg, sreg};
 use crate::Cpu;
 
 const LOOP: u8 = 0;
@@ -165,11 +165,22 @@ fn jcxz<const A32: bool>(cpu: &mut Cpu, op: &Op) -> Exec {
     }
 }
 
-/// INT n. In V86 mode it is IOPL-sensitive: #GP(0) below IOPL 3, as webx86 has no CR4.VME
-/// redirection (SDM vol. 3A §20.3.3).
+impl Cpu {
+    /// The #GP(0) of an IOPL-sensitive instruction (CLI, STI, PUSHF, POPF, INT n) that the
+    /// virtual-mode extensions would have handled instead. webx86 implements neither CR4.VME
+    /// nor CR4.PVI (CPUID does not report VME), so if a guest set them anyway, say so once.
+    pub(crate) fn iopl_fault(&mut self) -> Fault {
+        if self.state.cr4 & (cr4::VME | cr4::PVI) != 0 {
+            self.log_once("CR4.VME/PVI virtual interrupts are not implemented; raising #GP(0)");
+        }
+        Fault::GP0
+    }
+}
+
+/// INT n. In V86 mode it is IOPL-sensitive: #GP(0) below IOPL 3 (SDM vol. 3A §20.3.3).
 fn int_n(cpu: &mut Cpu, op: &Op) -> Exec {
     if cpu.state.v86_mode() && cpu.state.iopl() < 3 {
-        return Err(Fault::GP0);
+        return Err(cpu.iopl_fault());
     }
     cpu.software_interrupt(op.imm as u8, IntKind::Software)
 }
@@ -246,7 +257,7 @@ fn may_change_if(cpu: &Cpu) -> bool {
 
 fn cli(cpu: &mut Cpu, _op: &Op) -> Exec {
     if !may_change_if(cpu) {
-        return Err(Fault::GP0);
+        return Err(cpu.iopl_fault());
     }
     cpu.state.eflags &= !flag::IF;
     Ok(())
@@ -255,7 +266,7 @@ fn cli(cpu: &mut Cpu, _op: &Op) -> Exec {
 /// STI: when it sets IF from 0, interrupts stay inhibited until after the next instruction.
 fn sti(cpu: &mut Cpu, _op: &Op) -> Exec {
     if !may_change_if(cpu) {
-        return Err(Fault::GP0);
+        return Err(cpu.iopl_fault());
     }
     if cpu.state.eflags & flag::IF == 0 {
         cpu.state.eflags |= flag::IF;

@@ -6,7 +6,7 @@ use iced_x86::{Instruction, Mnemonic, OpKind};
 use super::{by_size, operand_size};
 use crate::decode::Lowered;
 use crate::fault::{Exec, Fault};
-use crate::ir::{Op, NO_REG};
+use crate::ir::Op;
 use crate::state::reg;
 use crate::Cpu;
 
@@ -43,8 +43,6 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
     // `aux` says where the port is: 1 for DX, 0 for the immediate.
     let port_operand = if i.mnemonic() == Mnemonic::In { 1 } else { 0 };
     op.aux = u8::from(i.op_kind(port_operand) == OpKind::Register);
-    op.r0 = NO_REG;
-    op.r1 = NO_REG;
     Some(if ends {
         Lowered::ending(op)
     } else {

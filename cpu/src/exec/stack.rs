@@ -8,7 +8,7 @@
 use iced_x86::{Code, Instruction, OpKind};
 
 use crate::decode::Lowered;
-use crate::fault::{Exec, Fault};
+use crate::fault::Exec;
 use crate::ir::{Handler, Op};
 use crate::state::{flag, reg, sreg};
 use crate::Cpu;
@@ -172,7 +172,7 @@ fn popa<const SIZE: usize>(cpu: &mut Cpu, _op: &Op) -> Exec {
 /// it is #GP(0): webx86 does not implement the virtual-mode extensions (CR4.VME).
 fn pushf<const SIZE: usize>(cpu: &mut Cpu, _op: &Op) -> Exec {
     if cpu.state.v86_mode() && cpu.state.iopl() < 3 {
-        return Err(Fault::GP0);
+        return Err(cpu.iopl_fault());
     }
     let value = cpu.state.flags() & !(flag::VM | flag::RF);
     cpu.push::<SIZE>(value)
@@ -201,7 +201,7 @@ pub(crate) fn popf_mask(cpu: &Cpu, size: usize) -> u32 {
 /// POPF/POPFD. In V86 mode with IOPL < 3 it is #GP(0) (no CR4.VME support).
 fn popf<const SIZE: usize>(cpu: &mut Cpu, _op: &Op) -> Exec {
     if cpu.state.v86_mode() && cpu.state.iopl() < 3 {
-        return Err(Fault::GP0);
+        return Err(cpu.iopl_fault());
     }
     let value = cpu.pop::<SIZE>()?;
     let mask = popf_mask(cpu, SIZE);
