@@ -451,3 +451,18 @@ fn leave_fault_leaves_esp() {
     assert_eq!(m.esp(), 0x100);
     let _ = CODE;
 }
+
+#[test]
+fn enter_nested_frame_read_fault_changes_nothing() {
+    let mut m = Machine::flat32();
+    m.enable_paging();
+    m.set_pte_flags(0x30_0000, 0); // the old frame's page is not present
+    m.set(reg::ESP, 0x8_0000);
+    m.set(reg::EBP, 0x30_0010);
+    m.write32(0x7_FFFC, 0x4444_4444);
+    let r = m.step(&[0xC8, 0x08, 0x00, 0x03]); // enter 8, 3: reads [ebp-4], [ebp-8]
+    assert_eq!(r, Err(Fault::with_code(vector::PF, 0)));
+    assert_eq!(m.cpu.state.cr2, 0x30_000C);
+    assert_eq!((m.esp(), m.reg(reg::EBP)), (0x8_0000, 0x30_0010));
+    assert_eq!(m.read32(0x7_FFFC), 0x4444_4444, "EBP not pushed");
+}

@@ -123,7 +123,9 @@ pub fn cpuid_leaf(leaf: u32) -> [u32; 4] {
 
 /// RDTSC: the platform's time-stamp counter for the instructions retired so far, plus the
 /// offset in `state.tsc` (what a WRMSR to IA32_TIME_STAMP_COUNTER adjusts). CR4.TSD makes it
-/// privileged: #GP(0) at CPL > 0 (V86 mode counts as CPL 3).
+/// privileged: #GP(0) at CPL > 0 (V86 mode counts as CPL 3). The execution loop adds a block's
+/// instructions to `retired` when the block ends, so the count lags by at most one block; the
+/// counter still never goes backwards.
 fn rdtsc(cpu: &mut Cpu, _op: &Op) -> Exec {
     let s = &cpu.state;
     if s.cr4 & cr4::TSD != 0 && s.protected_mode() && (s.cpl > 0 || s.v86_mode()) {

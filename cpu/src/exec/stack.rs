@@ -243,12 +243,18 @@ fn enter<const SIZE: usize>(cpu: &mut Cpu, op: &Op) -> Exec {
         .wrapping_sub(alloc);
     let final_sp = if stack32 { final_sp } else { final_sp & 0xFFFF };
 
-    // Check everything, in the order the instruction performs it.
-    cpu.probe_pushes(pushes, size)?;
+    // Check everything, in the order the instruction performs it, so the first fault is the
+    // one hardware reports: push EBP, then (read an outer frame pointer, push it) level - 1
+    // times, push the new frame pointer, and the final check.
+    let slot = |cpu: &Cpu, n: u32| cpu.sp_plus(size.wrapping_mul(n).wrapping_neg());
+    cpu.probe_stack_write(slot(cpu, 1), size)?;
     for n in 1..level {
-        let offset = frame_ptr(n);
-        let lin = cpu.seg_check(sreg::SS, offset, size, false)?;
+        let lin = cpu.seg_check(sreg::SS, frame_ptr(n), size, false)?;
         cpu.read_lin::<SIZE>(lin)?;
+        cpu.probe_stack_write(slot(cpu, n + 1), size)?;
+    }
+    if level > 0 {
+        cpu.probe_stack_write(slot(cpu, level + 1), size)?;
     }
     cpu.probe_stack_write(final_sp, size)?;
 
