@@ -120,7 +120,14 @@ impl Cpu {
     #[inline(always)]
     pub fn rmw_lin<const SIZE: usize>(&mut self, op: &Op) -> Result<u32, Fault> {
         let offset = self.ea(op);
-        let lin = self.seg_check(op.seg, offset, SIZE as u32, true)?;
+        self.rmw_seg::<SIZE>(op.seg, offset)
+    }
+
+    /// [`Cpu::rmw_lin`] for an explicit `seg:offset` (BTS/BTR/BTC with a register bit offset
+    /// address a different word than the ModRM operand).
+    #[inline(always)]
+    pub fn rmw_seg<const SIZE: usize>(&mut self, seg: u8, offset: u32) -> Result<u32, Fault> {
+        let lin = self.seg_check(seg, offset, SIZE as u32, true)?;
         let user = self.state.user();
         if SIZE > 1 && lin & 0xFFF > 0x1000 - SIZE as u32 {
             self.mmu

@@ -93,6 +93,24 @@ impl LazyFlags {
     }
 }
 
+/// SF, ZF and PF of a `SIZE`-byte result, as every ALU operation sets them: for instructions
+/// that compute their flags eagerly (shifts, multiplies, BCD adjustments).
+#[inline(always)]
+pub fn result_flags<const SIZE: usize>(res: u32) -> u32 {
+    let res = res & crate::state::size_mask::<SIZE>();
+    let mut flags = 0;
+    if parity(res) {
+        flags |= flag::PF;
+    }
+    if res == 0 {
+        flags |= flag::ZF;
+    }
+    if res & crate::state::sign_bit::<SIZE>() != 0 {
+        flags |= flag::SF;
+    }
+    flags
+}
+
 impl CpuState {
     /// Records a flag-setting ALU result.
     #[inline(always)]
@@ -145,6 +163,13 @@ impl CpuState {
     pub fn materialize_flags(&mut self) {
         self.eflags = self.flags();
         self.lazy.op = op::NONE;
+    }
+
+    /// Replaces all six arithmetic flags with `value`: no pending operation needs computing.
+    #[inline(always)]
+    pub fn set_all_arith_flags(&mut self, value: u32) {
+        self.lazy.op = op::NONE;
+        self.eflags = (self.eflags & !flag::ARITH) | (value & flag::ARITH);
     }
 
     /// Replaces the arithmetic flags selected by `mask` (a subset of [`flag::ARITH`]).

@@ -101,6 +101,21 @@ pub fn by_size(size: usize, handlers: [Handler; 3]) -> Handler {
     }
 }
 
+/// Reads a `SIZE`-byte r/m operand: register `r` or, when `MEM` (chosen at decode time), the
+/// op's memory operand.
+#[inline(always)]
+pub fn read_rm<const SIZE: usize, const MEM: bool>(
+    cpu: &mut Cpu,
+    op: &Op,
+    r: u8,
+) -> Result<u32, Fault> {
+    if MEM {
+        cpu.read_mem::<SIZE>(op)
+    } else {
+        Ok(cpu.state.reg::<SIZE>(r))
+    }
+}
+
 /// Operand shapes of two-operand instructions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {
