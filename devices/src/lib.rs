@@ -2,3 +2,4 @@ pub mod bus;
 pub mod pic;
 
 pub use bus::{PortBus, PortIo, PortWidth};
+pub mod pit;
