@@ -4,3 +4,4 @@ pub mod pic;
 pub use bus::{PortBus, PortIo, PortWidth};
 pub mod pit;
 pub mod rtc;
+pub mod uart;
