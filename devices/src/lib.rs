@@ -5,3 +5,4 @@ pub use bus::{PortBus, PortIo, PortWidth};
 pub mod pit;
 pub mod rtc;
 pub mod uart;
+pub mod i8042;
