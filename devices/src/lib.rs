@@ -6,3 +6,5 @@ pub mod pit;
 pub mod rtc;
 pub mod uart;
 pub mod i8042;
+pub mod pci;
+pub mod system_ports;
