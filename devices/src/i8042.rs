@@ -170,7 +170,8 @@ impl Ps2Mouse {
     }
 
     fn status_bytes(&self) -> [u8; 3] {
-        let b0 = (self.remote as u8) << 6 | (self.reporting as u8) << 5 | (self.scaling_2to1 as u8) << 4;
+        let b0 =
+            (self.remote as u8) << 6 | (self.reporting as u8) << 5 | (self.scaling_2to1 as u8) << 4;
         [b0, self.resolution, self.sample_rate]
     }
 
@@ -349,9 +350,9 @@ impl I8042 {
             Some((_, aux)) => (status::OBF, aux),
             None => (0, false),
         };
-        obf | (aux as u8) * status::AUX_DATA
-            | (self.system_flag as u8) * status::SYSTEM
-            | (self.last_write_command as u8) * status::COMMAND
+        obf | ((aux as u8) * status::AUX_DATA)
+            | ((self.system_flag as u8) * status::SYSTEM)
+            | ((self.last_write_command as u8) * status::COMMAND)
             | status::UNLOCKED
     }
 
@@ -381,12 +382,8 @@ impl I8042 {
             0xDD => self.output_port &= !0x02,
             0xDF => self.output_port |= 0x02,
             0xE0 => self.respond(0x00),
-            0xF0..=0xFF => {
-                // Pulse the output lines whose bits are 0; line 0 is the CPU reset.
-                if cmd & 0x01 == 0 {
-                    self.reset_requested = true;
-                }
-            }
+            // Pulse the output lines whose bits are 0; line 0 is the CPU reset.
+            0xF0..=0xFF if cmd & 0x01 == 0 => self.reset_requested = true,
             _ => {} // Undefined commands are ignored by the controller.
         }
     }

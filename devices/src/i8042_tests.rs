@@ -57,7 +57,10 @@ fn command_byte_read_write() {
     cmd(&mut k, 0xA7);
     cmd(&mut k, 0xAD);
     cmd(&mut k, 0x20);
-    assert_eq!(read_all(&mut k), [0x47 | ctr::AUX_DISABLE | ctr::KBD_DISABLE]);
+    assert_eq!(
+        read_all(&mut k),
+        [0x47 | ctr::AUX_DISABLE | ctr::KBD_DISABLE]
+    );
     cmd(&mut k, 0xA8);
     cmd(&mut k, 0xAE);
     cmd(&mut k, 0x20);
@@ -89,7 +92,11 @@ fn keyboard_reset_identify_leds_and_scancode_set() {
     data(&mut k, 0xEE);
     assert_eq!(read_all(&mut k), [0xEE]);
     data(&mut k, 0x12);
-    assert_eq!(read_all(&mut k), [0xFE], "unknown command asks for a resend");
+    assert_eq!(
+        read_all(&mut k),
+        [0xFE],
+        "unknown command asks for a resend"
+    );
 }
 
 #[test]
@@ -139,7 +146,10 @@ fn aux_loopback_and_mouse() {
     data(&mut k, 0xF2);
     cmd(&mut k, 0xD4);
     data(&mut k, 0xE9);
-    assert_eq!(read_all(&mut k), [0xFA, 0xFA, 0xFA, 0x00, 0xFA, 0x00, 2, 200]);
+    assert_eq!(
+        read_all(&mut k),
+        [0xFA, 0xFA, 0xFA, 0x00, 0xFA, 0x00, 2, 200]
+    );
 }
 
 #[test]
@@ -154,7 +164,10 @@ fn output_port_a20_and_reset() {
     assert_eq!(read_all(&mut k), [0x03]);
     cmd(&mut k, 0xD1);
     data(&mut k, 0x02);
-    assert!(k.take_reset_request(), "output port bit 0 low resets the CPU");
+    assert!(
+        k.take_reset_request(),
+        "output port bit 0 low resets the CPU"
+    );
     assert!(!k.take_reset_request(), "taken once");
     cmd(&mut k, 0xFF);
     assert!(!k.take_reset_request(), "0xFF pulses no line");

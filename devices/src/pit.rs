@@ -119,7 +119,10 @@ impl PitChannel {
         if let Some(at) = self.switch_at {
             if t >= at {
                 self.active = self.reload;
-                self.phase = Phase::Counting { resume: at, base: 0 };
+                self.phase = Phase::Counting {
+                    resume: at,
+                    base: 0,
+                };
                 self.switch_at = None;
                 self.null_count = false;
             }
@@ -154,7 +157,7 @@ impl PitChannel {
             }
             3 => {
                 let p = e % n;
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     let h = n / 2;
                     ((n - 2 * (p % h)) % m, p < h)
                 } else {
@@ -403,9 +406,9 @@ impl PitChannel {
 }
 
 fn bcd_to_binary(v: u16) -> u64 {
-    (0..4)
-        .rev()
-        .fold(0u64, |acc, i| acc * 10 + ((v >> (4 * i)) & 0xF).min(9) as u64)
+    (0..4).rev().fold(0u64, |acc, i| {
+        acc * 10 + ((v >> (4 * i)) & 0xF).min(9) as u64
+    })
 }
 
 fn binary_to_bcd(v: u64) -> u16 {

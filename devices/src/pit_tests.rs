@@ -47,7 +47,11 @@ fn mode0_counts_down_and_raises_out_at_terminal_count() {
     write16(&mut pit, 0, 100);
     assert!(!pit.take_irq0_edge());
     at(&mut pit, 1001);
-    assert_eq!(latch_read(&mut pit, 0), 100, "count loaded on the next clock");
+    assert_eq!(
+        latch_read(&mut pit, 0),
+        100,
+        "count loaded on the next clock"
+    );
     at(&mut pit, 1051);
     assert_eq!(latch_read(&mut pit, 0), 50);
     assert_eq!(pit.next_irq0_ns(), Some(ticks_to_ns(1101)));
@@ -59,7 +63,11 @@ fn mode0_counts_down_and_raises_out_at_terminal_count() {
     assert!(pit.take_irq0_edge());
     assert_eq!(latch_read(&mut pit, 0), 0);
     at(&mut pit, 1102);
-    assert_eq!(latch_read(&mut pit, 0), 0xFFFF, "the counter wraps and keeps counting");
+    assert_eq!(
+        latch_read(&mut pit, 0),
+        0xFFFF,
+        "the counter wraps and keeps counting"
+    );
     assert!(pit.out(0), "OUT stays high");
     assert_eq!(pit.next_irq0_ns(), None, "one-shot");
     at(&mut pit, 100_000);
@@ -183,7 +191,11 @@ fn mode2_gate_low_forces_out_high_and_rising_gate_reloads() {
     at(&mut pit, 100);
     pit.set_gate(2, true);
     at(&mut pit, 101);
-    assert_eq!(latch_read_lsb(&mut pit), 10, "reloaded on the clock after the gate rose");
+    assert_eq!(
+        latch_read_lsb(&mut pit),
+        10,
+        "reloaded on the clock after the gate rose"
+    );
 }
 
 fn latch_read_lsb(pit: &mut Pit) -> u8 {
@@ -212,7 +224,11 @@ fn mode3_square_wave_even_and_odd() {
     ];
     for (k, &(count, out)) in expect.iter().enumerate() {
         at(&mut pit, 1 + k as u64);
-        assert_eq!((latch_read(&mut pit, 0), pit.out(0)), (count, out), "clock {k}");
+        assert_eq!(
+            (latch_read(&mut pit, 0), pit.out(0)),
+            (count, out),
+            "clock {k}"
+        );
     }
     assert!(pit.take_irq0_edge());
     // Odd: high (N+1)/2, low (N-1)/2; first decrement by one, by three after a flip.
@@ -231,7 +247,11 @@ fn mode3_square_wave_even_and_odd() {
     ];
     for (k, &(count, out)) in expect.iter().enumerate() {
         at(&mut pit, start + k as u64);
-        assert_eq!((latch_read(&mut pit, 0), pit.out(0)), (count, out), "odd clock {k}");
+        assert_eq!(
+            (latch_read(&mut pit, 0), pit.out(0)),
+            (count, out),
+            "odd clock {k}"
+        );
     }
 }
 
@@ -302,12 +322,20 @@ fn read_back_status_and_count() {
     let mut pit = Pit::new();
     control(&mut pit, 0xB6); // ch2 lo/hi mode 3
     control(&mut pit, 0xE8); // read-back status of ch2
-    assert_eq!(pit.read(2, 1), 0x80 | 0x40 | 0x30 | 0x06, "OUT high, null count");
+    assert_eq!(
+        pit.read(2, 1),
+        0x80 | 0x40 | 0x30 | 0x06,
+        "OUT high, null count"
+    );
     pit.set_gate(2, true);
     write16(&mut pit, 2, 0x1234);
     at(&mut pit, 11);
     control(&mut pit, 0xC8); // latch count and status
-    assert_eq!(pit.read(2, 1), 0x80 | 0x30 | 0x06, "status first, count loaded");
+    assert_eq!(
+        pit.read(2, 1),
+        0x80 | 0x30 | 0x06,
+        "status first, count loaded"
+    );
     assert_eq!(read16(&mut pit, 2), 0x1234 - 20);
     control(&mut pit, 0xD8); // count only
     at(&mut pit, 12);

@@ -124,7 +124,7 @@ impl DateTime {
 }
 
 fn to_bcd(v: u8) -> u8 {
-    (v / 10) << 4 | v % 10
+    ((v / 10) << 4) | (v % 10)
 }
 
 fn from_bcd(v: u8) -> u8 {
@@ -199,7 +199,7 @@ impl Rtc {
         if self.cmos[reg::B as usize] & reg_b::HOUR24 != 0 {
             self.encode(h)
         } else {
-            let h12 = if h % 12 == 0 { 12 } else { h % 12 };
+            let h12 = if h.is_multiple_of(12) { 12 } else { h % 12 };
             self.encode(h12) | if h >= 12 { 0x80 } else { 0 }
         }
     }
@@ -350,7 +350,7 @@ impl Rtc {
     fn update_in_progress(&self) -> bool {
         self.divider_running()
             && self.cmos[reg::B as usize] & reg_b::SET == 0
-            && self.now_ns + UIP_WINDOW_NS >= self.next_update_ns
+            && self.now_ns.saturating_add(UIP_WINDOW_NS) >= self.next_update_ns
     }
 
     fn read_register(&mut self, index: u8) -> u8 {
@@ -400,7 +400,12 @@ impl Rtc {
         let ext_kib = (ram_bytes.saturating_sub(1 << 20) / 1024).min(0xFFFF) as u16;
         let high_64k = (ram_bytes.saturating_sub(16 << 20) / 65_536).min(0xFFFF) as u16;
         let base_kib: u16 = 640;
-        for (lo, v) in [(0x15, base_kib), (0x17, ext_kib), (0x30, ext_kib), (0x34, high_64k)] {
+        for (lo, v) in [
+            (0x15, base_kib),
+            (0x17, ext_kib),
+            (0x30, ext_kib),
+            (0x34, high_64k),
+        ] {
             self.cmos[lo] = v as u8;
             self.cmos[lo + 1] = (v >> 8) as u8;
         }

@@ -49,10 +49,18 @@ fn power_on_time_is_bcd_24h() {
 fn update_cycle_uip_and_update_ended_flag() {
     let mut rtc = Rtc::new(1_700_000_000);
     rtc.advance(MS);
-    assert_eq!(read(&mut rtc, reg::C), reg_c::PF, "PF is set even with PIE clear");
+    assert_eq!(
+        read(&mut rtc, reg::C),
+        reg_c::PF,
+        "PF is set even with PIE clear"
+    );
     write(&mut rtc, reg::A, 0x20); // no periodic rate
     rtc.advance(997 * MS);
-    assert_eq!(read(&mut rtc, reg::A) & 0x80, 0, "no update within 244 µs + 1984 µs");
+    assert_eq!(
+        read(&mut rtc, reg::A) & 0x80,
+        0,
+        "no update within 244 µs + 1984 µs"
+    );
     rtc.advance(998 * MS);
     assert_eq!(read(&mut rtc, reg::A) & 0x80, 0x80, "UIP before the update");
     assert_eq!(read(&mut rtc, reg::SECONDS), 0x20);
@@ -141,7 +149,11 @@ fn binary_12_hour_mode_and_rollover() {
     assert_eq!(read(&mut rtc, reg::MONTH), 1);
     assert_eq!(read(&mut rtc, reg::YEAR), 0);
     assert_eq!(read(&mut rtc, reg::CENTURY), 20);
-    assert_eq!(read(&mut rtc, reg::DAY_OF_WEEK), 7, "2000-01-01 was a Saturday");
+    assert_eq!(
+        read(&mut rtc, reg::DAY_OF_WEEK),
+        7,
+        "2000-01-01 was a Saturday"
+    );
     assert_eq!(rtc.time().hour, 0);
 }
 
@@ -163,7 +175,11 @@ fn divider_reset_stops_the_clock() {
     rtc.advance(5499 * MS);
     assert_eq!(read(&mut rtc, reg::SECONDS), 0x20);
     rtc.advance(5500 * MS);
-    assert_eq!(read(&mut rtc, reg::SECONDS), 0x21, "first update 500 ms after reset ends");
+    assert_eq!(
+        read(&mut rtc, reg::SECONDS),
+        0x21,
+        "first update 500 ms after reset ends"
+    );
 }
 
 #[test]
@@ -185,15 +201,34 @@ fn memory_size_bytes() {
     rtc.set_memory_size(32 << 20);
     assert_eq!([read(&mut rtc, 0x15), read(&mut rtc, 0x16)], [0x80, 0x02]);
     let ext = (31u32 * 1024) as u16;
-    assert_eq!([read(&mut rtc, 0x17), read(&mut rtc, 0x18)], ext.to_le_bytes());
-    assert_eq!([read(&mut rtc, 0x30), read(&mut rtc, 0x31)], ext.to_le_bytes());
+    assert_eq!(
+        [read(&mut rtc, 0x17), read(&mut rtc, 0x18)],
+        ext.to_le_bytes()
+    );
+    assert_eq!(
+        [read(&mut rtc, 0x30), read(&mut rtc, 0x31)],
+        ext.to_le_bytes()
+    );
     let high = (16u32 * 16) as u16;
-    assert_eq!([read(&mut rtc, 0x34), read(&mut rtc, 0x35)], high.to_le_bytes());
+    assert_eq!(
+        [read(&mut rtc, 0x34), read(&mut rtc, 0x35)],
+        high.to_le_bytes()
+    );
     rtc.set_memory_size(1 << 30);
-    assert_eq!([read(&mut rtc, 0x17), read(&mut rtc, 0x18)], [0xFF, 0xFF], "capped");
-    assert_eq!([read(&mut rtc, 0x34), read(&mut rtc, 0x35)], (1008u16 * 16).to_le_bytes());
+    assert_eq!(
+        [read(&mut rtc, 0x17), read(&mut rtc, 0x18)],
+        [0xFF, 0xFF],
+        "capped"
+    );
+    assert_eq!(
+        [read(&mut rtc, 0x34), read(&mut rtc, 0x35)],
+        (1008u16 * 16).to_le_bytes()
+    );
     let sum: u16 = (0x10..=0x2D).map(|i| read(&mut rtc, i) as u16).sum();
-    assert_eq!([read(&mut rtc, 0x2E), read(&mut rtc, 0x2F)], sum.to_be_bytes());
+    assert_eq!(
+        [read(&mut rtc, 0x2E), read(&mut rtc, 0x2F)],
+        sum.to_be_bytes()
+    );
 }
 
 #[test]

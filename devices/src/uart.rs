@@ -270,7 +270,7 @@ impl Uart16550 {
     }
 
     fn lsr(&self) -> u8 {
-        (!self.rx.is_empty()) as u8 * lsr::DATA_READY | self.lsr_errors | lsr::THRE | lsr::TEMT
+        ((!self.rx.is_empty()) as u8 * lsr::DATA_READY) | self.lsr_errors | lsr::THRE | lsr::TEMT
     }
 
     fn transmit(&mut self, byte: u8) {

@@ -140,7 +140,11 @@ fn overrun_and_line_status_priority() {
     assert_eq!(u.rx_space(), 1);
     u.receive(b'1');
     u.receive(b'2');
-    assert_eq!(rd(&mut u, IIR), iir::LINE_STATUS, "line status outranks data and THRE");
+    assert_eq!(
+        rd(&mut u, IIR),
+        iir::LINE_STATUS,
+        "line status outranks data and THRE"
+    );
     assert_eq!(
         rd(&mut u, LSR),
         lsr::DATA_READY | lsr::OVERRUN | lsr::THRE | lsr::TEMT
@@ -168,7 +172,11 @@ fn modem_status_interrupt() {
     assert_eq!(rd(&mut u, MSR), msr::DSR | msr::DCD | msr::RI | 0x01);
     assert_eq!(rd(&mut u, IIR), iir::NONE, "MSR read clears the deltas");
     u.set_modem_inputs(msr::DSR | msr::DCD);
-    assert_eq!(rd(&mut u, MSR), msr::DSR | msr::DCD | 0x04, "TERI on RI's trailing edge");
+    assert_eq!(
+        rd(&mut u, MSR),
+        msr::DSR | msr::DCD | 0x04,
+        "TERI on RI's trailing edge"
+    );
 }
 
 #[test]
@@ -185,7 +193,11 @@ fn loopback_mode() {
     u.receive(0x99);
     assert_eq!(u.rx_space(), 0);
     assert_eq!(rd(&mut u, THR), 0x42);
-    assert_eq!(rd(&mut u, LSR) & lsr::DATA_READY, 0, "external input was ignored");
+    assert_eq!(
+        rd(&mut u, LSR) & lsr::DATA_READY,
+        0,
+        "external input was ignored"
+    );
 }
 
 #[test]

@@ -38,7 +38,10 @@ impl std::fmt::Display for PciBusError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PciBusError::BadSlot { device, function } => {
-                write!(f, "PCI slot {device:02x}.{function} does not exist on a bus")
+                write!(
+                    f,
+                    "PCI slot {device:02x}.{function} does not exist on a bus"
+                )
             }
             PciBusError::Occupied { device, function } => {
                 write!(f, "PCI slot 00:{device:02x}.{function} is already occupied")
@@ -95,7 +98,11 @@ impl PciBus {
     }
 
     /// The function at `device`.`function`, if present.
-    pub fn function_mut(&mut self, device: u8, function: u8) -> Option<&mut (dyn PciDevice + 'static)> {
+    pub fn function_mut(
+        &mut self,
+        device: u8,
+        function: u8,
+    ) -> Option<&mut (dyn PciDevice + 'static)> {
         if device > 31 || function > 7 {
             return None;
         }

@@ -29,13 +29,21 @@ fn type1_detection_and_enumeration() {
     assert_eq!(cfg_read(&mut h, 1, 0, 0, 4), 0x7000_8086);
     assert_eq!(cfg_read(&mut h, 0, 0, 0x0A, 2), 0x0600, "host bridge class");
     assert_eq!(cfg_read(&mut h, 1, 0, 0x0A, 2), 0x0601, "ISA bridge class");
-    assert_eq!(cfg_read(&mut h, 1, 0, 0x0E, 1), 0x80, "multi-function header");
+    assert_eq!(
+        cfg_read(&mut h, 1, 0, 0x0E, 1),
+        0x80,
+        "multi-function header"
+    );
     assert_eq!(cfg_read(&mut h, 1, 0, 0x02, 1), 0x00, "byte at 0xCFE");
     assert_eq!(cfg_read(&mut h, 1, 0, 0x03, 1), 0x70, "byte at 0xCFF");
     assert_eq!(cfg_read(&mut h, 2, 0, 0, 4), 0xFFFF_FFFF, "empty slot");
     assert_eq!(cfg_read(&mut h, 0, 1, 0, 2), 0xFFFF, "absent function");
     h.write(0, 4, 0x0100_0000);
-    assert_eq!(h.read(4, 4), 0xFFFF_FFFF, "enable bit clear: no config cycle");
+    assert_eq!(
+        h.read(4, 4),
+        0xFFFF_FFFF,
+        "enable bit clear: no config cycle"
+    );
     h.write(0, 4, 0x8001_0000);
     assert_eq!(h.read(4, 4), 0xFFFF_FFFF, "bus 1 does not exist");
 }
@@ -44,7 +52,13 @@ fn type1_detection_and_enumeration() {
 fn bar_sizing_protocol_and_masks() {
     let mut dev = PciConfigSpace::new(0x1AF4, 0x1000, 0, 0x02_00_00, 0);
     dev.add_bar(0, 32, BarKind::Io);
-    dev.add_bar(1, 0x1000, BarKind::Memory { prefetchable: false });
+    dev.add_bar(
+        1,
+        0x1000,
+        BarKind::Memory {
+            prefetchable: false,
+        },
+    );
     dev.bytes[offset::INTERRUPT_PIN as usize] = 1;
     let mut bus = PciBus::with_chipset();
     bus.insert(3, 0, Box::new(dev)).unwrap();
@@ -62,7 +76,11 @@ fn bar_sizing_protocol_and_masks() {
     cfg_write(&mut h, 3, 0, 0x10, 4, 0xC040);
     cfg_write(&mut h, 3, 0, 0x14, 4, 0xFEBF_1234);
     assert_eq!(cfg_read(&mut h, 3, 0, 0x10, 4), 0xC041);
-    assert_eq!(cfg_read(&mut h, 3, 0, 0x18, 4), 0, "unimplemented BAR reads 0");
+    assert_eq!(
+        cfg_read(&mut h, 3, 0, 0x18, 4),
+        0,
+        "unimplemented BAR reads 0"
+    );
     cfg_write(&mut h, 3, 0, 0x18, 4, 0xFFFF_FFFF);
     assert_eq!(cfg_read(&mut h, 3, 0, 0x18, 4), 0, "and is not writable");
     // Read-only identity, writable command/interrupt line.
@@ -71,7 +89,11 @@ fn bar_sizing_protocol_and_masks() {
     cfg_write(&mut h, 3, 0, 0x04, 2, 0xFFFF);
     assert_eq!(cfg_read(&mut h, 3, 0, 0x04, 2), 0x0547);
     cfg_write(&mut h, 3, 0, 0x3C, 1, 11);
-    assert_eq!(cfg_read(&mut h, 3, 0, 0x3C, 2), 0x010B, "line 11, pin INTA#");
+    assert_eq!(
+        cfg_read(&mut h, 3, 0, 0x3C, 2),
+        0x010B,
+        "line 11, pin INTA#"
+    );
     let f = h.bus.function_mut(3, 0).unwrap();
     assert_eq!(f.config_read(0x14, 4) & !0xF, 0xFEBF_1000);
 }
@@ -83,7 +105,11 @@ fn status_bits_are_write_one_to_clear() {
     c.write(offset::STATUS, 2, 0x8000);
     assert_eq!(c.read(offset::STATUS, 2), 0x2010);
     c.write(offset::STATUS, 2, 0x0010);
-    assert_eq!(c.read(offset::STATUS, 2), 0x2010, "capability bit is read-only");
+    assert_eq!(
+        c.read(offset::STATUS, 2),
+        0x2010,
+        "capability bit is read-only"
+    );
 }
 
 #[test]
