@@ -280,6 +280,15 @@ impl Mmu {
         }
     }
 
+    /// The offset in [`PhysMemory::store`] of linear `addr` when accesses of kind `access` may
+    /// touch its page directly (RAM or ROM for reads; for writes, dirty RAM holding no decoded
+    /// code), translating the page first. `None` means the access must go through
+    /// [`Self::read`] / [`Self::write`]. Bulk string operations use it to copy within a page.
+    pub fn host_offset(&mut self, addr: u32, access: Access) -> Result<Option<usize>, PageFault> {
+        self.translate(LinAddr(addr), access)?;
+        Ok(self.direct(addr, access))
+    }
+
     /// Reads `SIZE` (1, 2 or 4) bytes at a linear address.
     #[inline(always)]
     pub fn read<const SIZE: usize>(&mut self, addr: u32, user: bool) -> Result<u32, PageFault> {
