@@ -142,7 +142,7 @@ fn wait_and_x87_escapes_without_an_fpu() {
     m.cpu.state.cr0 &= !(cr0::EM | cr0::TS | cr0::MP);
     let fninit = [0xDB, 0xE3];
     let fld = [0xD9, 0x00]; // fld dword [eax]
-    // With the x87 in place (the `fpu` branch) the escapes run; only #NM remains to check here.
+                            // With the x87 in place (the `fpu` branch) the escapes run; only #NM remains to check here.
     m.step(&fninit).expect("FNINIT runs");
     m.step(&[0x9B]).unwrap(); // wait: nothing pending
     for (bits, esc_nm, wait_nm) in [

@@ -38,7 +38,10 @@ pub enum DiskError {
     #[error("the disk is read-only")]
     ReadOnly,
     #[error("I/O error on {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// A block device's storage. Requests may complete in any order.
