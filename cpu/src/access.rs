@@ -70,7 +70,9 @@ impl Cpu {
         let user = self.state.user();
         self.mmu
             .write::<SIZE>(lin, value, user)
-            .map_err(|pf| self.page_fault(pf))
+            .map_err(|pf| self.page_fault(pf))?;
+        self.note_code_write();
+        Ok(())
     }
 
     /// Reads `SIZE` bytes at a linear address as a supervisor (descriptor tables, TSS).
@@ -84,7 +86,18 @@ impl Cpu {
     pub fn write_sys<const SIZE: usize>(&mut self, lin: u32, value: u32) -> Exec {
         self.mmu
             .write::<SIZE>(lin, value, false)
-            .map_err(|pf| self.page_fault(pf))
+            .map_err(|pf| self.page_fault(pf))?;
+        self.note_code_write();
+        Ok(())
+    }
+
+    /// Ends the block after a write that hit a page holding decoded code, so that the next
+    /// instruction is decoded afresh (self-modifying code behaves as on hardware).
+    #[inline(always)]
+    pub fn note_code_write(&mut self) {
+        if self.mmu.phys.code_written() {
+            self.end_block = true;
+        }
     }
 
     /// Reads `SIZE` bytes at `seg:offset`.
@@ -120,7 +133,14 @@ impl Cpu {
     #[inline(always)]
     pub fn rmw_lin<const SIZE: usize>(&mut self, op: &Op) -> Result<u32, Fault> {
         let offset = self.ea(op);
-        let lin = self.seg_check(op.seg, offset, SIZE as u32, true)?;
+        self.rmw_seg::<SIZE>(op.seg, offset)
+    }
+
+    /// [`Cpu::rmw_lin`] for an explicit `seg:offset` (BTS/BTR/BTC with a register bit offset
+    /// address a different word than the ModRM operand).
+    #[inline(always)]
+    pub fn rmw_seg<const SIZE: usize>(&mut self, seg: u8, offset: u32) -> Result<u32, Fault> {
+        let lin = self.seg_check(seg, offset, SIZE as u32, true)?;
         let user = self.state.user();
         if SIZE > 1 && lin & 0xFFF > 0x1000 - SIZE as u32 {
             self.mmu

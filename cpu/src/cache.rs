@@ -15,6 +15,10 @@ pub struct Block {
     pub byte_len: u32,
     /// Times the block was entered (the JIT's hotness counter).
     pub hits: std::cell::Cell<u32>,
+    /// The block ends at a near branch, a page end or the size cap, not at an instruction
+    /// that changes what the execution loop checks between blocks (HLT, STI, I/O, mode
+    /// changes...): when it completes, the next block may follow without those checks.
+    pub chains: bool,
 }
 
 /// Cache key: physical address of the first byte, plus the code size bit.
@@ -47,13 +51,75 @@ impl Hasher for IntHasher {
 
 type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 
-#[derive(Default)]
+/// Entries in the lookup cache by linear address.
+const FAST_ENTRIES: usize = 4096;
+
+/// A lookup-cache entry: the block last found at a linear address, and the generations of the
+/// TLB and of the block cache under which that was true.
+#[derive(Clone, Default)]
+struct FastEntry {
+    lin: u32,
+    tag: u32,
+    mmu_generation: u32,
+    code_generation: u32,
+    block: Option<Rc<Block>>,
+}
+
+/// The decoded-block cache. In front of the map by physical address sits a direct-mapped
+/// lookup by linear address, valid while neither the TLB was flushed nor code was invalidated,
+/// which saves the translation and the hash on most block entries.
 pub struct BlockCache {
     blocks: IntMap<BlockKey, Rc<Block>>,
     by_page: IntMap<u32, Vec<BlockKey>>,
+    fast: Box<[FastEntry]>,
+    /// Bumped whenever blocks are dropped, so lookup-cache entries holding them go stale.
+    code_generation: u32,
+}
+
+impl Default for BlockCache {
+    fn default() -> Self {
+        Self {
+            blocks: IntMap::default(),
+            by_page: IntMap::default(),
+            fast: vec![FastEntry::default(); FAST_ENTRIES].into_boxed_slice(),
+            code_generation: 0,
+        }
+    }
+}
+
+/// The lookup-cache tag: code size and privilege, with a bit so that no tag is zero.
+#[inline(always)]
+pub fn fast_tag(code32: bool, user: bool) -> u32 {
+    4 | code32 as u32 | (user as u32) << 1
 }
 
 impl BlockCache {
+    /// The block last recorded at linear address `lin` with `tag`, if still valid.
+    #[inline(always)]
+    pub fn lookup_fast(&self, lin: u32, tag: u32, mmu_generation: u32) -> Option<&Rc<Block>> {
+        let entry = &self.fast[lin as usize % FAST_ENTRIES];
+        if entry.lin == lin
+            && entry.tag == tag
+            && entry.mmu_generation == mmu_generation
+            && entry.code_generation == self.code_generation
+        {
+            entry.block.as_ref()
+        } else {
+            None
+        }
+    }
+
+    /// Records `block` as the one at linear address `lin`.
+    pub fn remember_fast(&mut self, lin: u32, tag: u32, mmu_generation: u32, block: &Rc<Block>) {
+        self.fast[lin as usize % FAST_ENTRIES] = FastEntry {
+            lin,
+            tag,
+            mmu_generation,
+            code_generation: self.code_generation,
+            block: Some(Rc::clone(block)),
+        };
+    }
+
     #[inline]
     pub fn get(&self, key: BlockKey) -> Option<&Rc<Block>> {
         self.blocks.get(&key)
@@ -68,6 +134,7 @@ impl BlockCache {
     /// Drops every block decoded from physical page `frame`.
     pub fn invalidate_page(&mut self, frame: u32) {
         if let Some(keys) = self.by_page.remove(&frame) {
+            self.code_generation = self.code_generation.wrapping_add(1);
             for key in keys {
                 self.blocks.remove(&key);
             }
@@ -75,6 +142,8 @@ impl BlockCache {
     }
 
     pub fn clear(&mut self) {
+        self.code_generation = self.code_generation.wrapping_add(1);
+        self.fast.fill(FastEntry::default());
         self.blocks.clear();
         self.by_page.clear();
     }

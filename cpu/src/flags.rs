@@ -93,6 +93,24 @@ impl LazyFlags {
     }
 }
 
+/// SF, ZF and PF of a `SIZE`-byte result, as every ALU operation sets them: for instructions
+/// that compute their flags eagerly (shifts, multiplies, BCD adjustments).
+#[inline(always)]
+pub fn result_flags<const SIZE: usize>(res: u32) -> u32 {
+    let res = res & crate::state::size_mask::<SIZE>();
+    let mut flags = 0;
+    if parity(res) {
+        flags |= flag::PF;
+    }
+    if res == 0 {
+        flags |= flag::ZF;
+    }
+    if res & crate::state::sign_bit::<SIZE>() != 0 {
+        flags |= flag::SF;
+    }
+    flags
+}
+
 impl CpuState {
     /// Records a flag-setting ALU result.
     #[inline(always)]
@@ -147,6 +165,13 @@ impl CpuState {
         self.lazy.op = op::NONE;
     }
 
+    /// Replaces all six arithmetic flags with `value`: no pending operation needs computing.
+    #[inline(always)]
+    pub fn set_all_arith_flags(&mut self, value: u32) {
+        self.lazy.op = op::NONE;
+        self.eflags = (self.eflags & !flag::ARITH) | (value & flag::ARITH);
+    }
+
     /// Replaces the arithmetic flags selected by `mask` (a subset of [`flag::ARITH`]).
     #[inline]
     pub fn set_arith_flags(&mut self, mask: u32, value: u32) {
@@ -167,25 +192,34 @@ impl CpuState {
             _ => self.arith(flag::CF),
         }
     }
-    #[inline]
+    /// The pending result shifted so its sign bit is bit 31 (bits above the size drop out).
+    #[inline(always)]
+    fn lazy_res_top(&self) -> u32 {
+        self.lazy.res << ((32 - 8 * self.lazy.size) & 31)
+    }
+    #[inline(always)]
     pub fn zf(&self) -> bool {
         if self.lazy.op == op::NONE {
             self.eflags & flag::ZF != 0
         } else {
-            self.lazy.res & self.lazy.mask() == 0
+            self.lazy_res_top() == 0
         }
     }
-    #[inline]
+    #[inline(always)]
     pub fn sf(&self) -> bool {
         if self.lazy.op == op::NONE {
             self.eflags & flag::SF != 0
         } else {
-            self.lazy.res & self.lazy.sign() != 0
+            (self.lazy_res_top() as i32) < 0
         }
     }
     #[inline]
     pub fn of(&self) -> bool {
-        self.arith(flag::OF)
+        match self.lazy.op {
+            op::NONE => self.eflags & flag::OF != 0,
+            op::LOGIC => false,
+            _ => self.arith(flag::OF),
+        }
     }
     #[inline]
     pub fn pf(&self) -> bool {
@@ -196,9 +230,25 @@ impl CpuState {
         self.arith(flag::AF)
     }
 
-    /// Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc opcodes).
-    #[inline]
+    /// Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc opcodes). Inlined so
+    /// that handlers specialised on a constant `cc` test only the flags they need.
+    #[inline(always)]
     pub fn condition(&self, cc: u8) -> bool {
+        let lazy = &self.lazy;
+        if lazy.op == op::SUB && lazy.carry_in == 0 && matches!(cc >> 1, 1 | 2 | 3 | 6 | 7) {
+            // After SUB/CMP the comparisons follow from the operands directly: shifting both
+            // so the operand's sign bit is bit 31 drops bits above the size and keeps order.
+            let shift = (32 - 8 * lazy.size) & 31;
+            let (a, b) = (lazy.src1 << shift, lazy.src2 << shift);
+            let result = match cc >> 1 {
+                1 => a < b,
+                2 => a == b,
+                3 => a <= b,
+                6 => (a as i32) < (b as i32),
+                _ => (a as i32) <= (b as i32),
+            };
+            return result != (cc & 1 != 0);
+        }
         let result = match cc >> 1 {
             0 => self.of(),
             1 => self.cf(),
@@ -242,6 +292,40 @@ mod tests {
             s.flags() & flag::ARITH,
             flag::CF | flag::ZF | flag::PF | flag::AF
         );
+    }
+
+    #[test]
+    fn conditions_after_sub_match_the_computed_flags() {
+        let edges = [
+            0u32,
+            1,
+            0x7F,
+            0x80,
+            0xFF,
+            0x7FFF,
+            0x8000,
+            0xFFFF,
+            0x7FFF_FFFF,
+            0x8000_0000,
+            u32::MAX,
+        ];
+        for size in [1usize, 2, 4] {
+            for &a in &edges {
+                for &b in &edges {
+                    let mut fast = CpuState::reset();
+                    fast.set_lazy(op::SUB, size, a.wrapping_sub(b), a, b, false);
+                    let mut slow = fast;
+                    slow.materialize_flags();
+                    for cc in 0..16 {
+                        assert_eq!(
+                            fast.condition(cc),
+                            slow.condition(cc),
+                            "size {size} {a:#x}-{b:#x} cc {cc}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

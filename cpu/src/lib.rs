@@ -7,6 +7,7 @@ mod decode;
 pub mod exec;
 pub mod fault;
 mod flags;
+pub mod fpu;
 mod interrupt;
 pub mod ir;
 mod platform;

@@ -225,9 +225,50 @@ pub struct CpuState {
     pub sysenter_cs: u32,
     pub sysenter_esp: u32,
     pub sysenter_eip: u32,
+    /// Offset added to the platform's time stamp to give the TSC (set by WRMSR to the TSC).
     pub tsc: u64,
     /// Instructions retired since reset.
     pub retired: u64,
+    /// IA32_MISC_ENABLE (MSR 0x1A0), kept as written.
+    pub misc_enable: u64,
+    pub fpu: FpuState,
+    pub sse: SseState,
+}
+
+/// The x87 register file and environment. Registers are stored by physical number (R0–R7,
+/// not stack-relative); MMX register *i* aliases the significand of R*i*.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct FpuState {
+    /// Significand (bits 0–63) of each 80-bit register.
+    pub mantissa: [u64; 8],
+    /// Sign (bit 15) and biased exponent (bits 0–14) of each register.
+    pub sign_exp: [u16; 8],
+    /// FCW.
+    pub control: u16,
+    /// FSW, with TOP in bits 11–13.
+    pub status: u16,
+    /// Full two-bit tags (FSAVE format: 00 valid, 01 zero, 10 special, 11 empty).
+    pub tag: u16,
+    /// Last non-control instruction's opcode (11 bits).
+    pub opcode: u16,
+    /// Last instruction pointer and data pointer (offset and selector).
+    pub fip: u32,
+    pub fcs: u16,
+    pub _pad0: u16,
+    pub fdp: u32,
+    pub fds: u16,
+    pub _pad1: u16,
+}
+
+/// The SSE register file.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct SseState {
+    /// XMM0–XMM7 as two little-endian quadwords each.
+    pub xmm: [[u64; 2]; 8],
+    pub mxcsr: u32,
+    pub _pad: u32,
 }
 
 impl CpuState {
@@ -258,6 +299,11 @@ impl CpuState {
         state.regs[reg::EDX as usize] = 0x0000_0633; // family 6, model 3, stepping 3
         state.dr[6] = 0xFFFF_0FF0;
         state.dr[7] = 0x0000_0400;
+        // SDM vol. 3A table 9-1: after RESET FCW is 0x0040 and every register is +0.0 tagged
+        // zero (FINIT instead gives FCW 0x037F and all tags empty).
+        state.fpu.control = 0x0040;
+        state.fpu.tag = 0x5555;
+        state.sse.mxcsr = 0x1F80;
         state
     }
 

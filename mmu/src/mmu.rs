@@ -73,6 +73,9 @@ pub struct Mmu {
     /// `!(1 << 20)` while the A20 gate is closed.
     a20_mask: u32,
     tlb: Tlb,
+    /// Bumped whenever cached translations may have changed (any TLB flush), so that caches
+    /// keyed by linear address elsewhere (the CPU's block lookup) know to revalidate.
+    generation: u32,
 }
 
 impl Mmu {
@@ -82,7 +85,14 @@ impl Mmu {
             config: PagingConfig::default(),
             a20_mask: u32::MAX,
             tlb: Tlb::new(),
+            generation: 0,
         }
+    }
+
+    /// Changes whenever a TLB flush may have changed a linear → physical mapping.
+    #[inline(always)]
+    pub fn generation(&self) -> u32 {
+        self.generation
     }
 
     pub fn config(&self) -> PagingConfig {
@@ -97,6 +107,7 @@ impl Mmu {
         if old == config {
             return;
         }
+        self.generation = self.generation.wrapping_add(1);
         if (PagingConfig {
             cr3: old.cr3,
             ..config
@@ -110,15 +121,18 @@ impl Mmu {
 
     /// MOV CR3 with an unchanged value still flushes non-global entries.
     pub fn flush_non_global(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
         self.tlb.flush_non_global();
     }
 
     pub fn flush_all(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
         self.tlb.flush_all();
     }
 
     /// INVLPG.
     pub fn invalidate_page(&mut self, addr: LinAddr) {
+        self.generation = self.generation.wrapping_add(1);
         self.tlb.flush_page(addr.page());
     }
 
@@ -130,7 +144,7 @@ impl Mmu {
         let mask = if enabled { u32::MAX } else { !(1 << 20) };
         if mask != self.a20_mask {
             self.a20_mask = mask;
-            self.tlb.flush_all();
+            self.flush_all();
         }
     }
 
@@ -264,6 +278,15 @@ impl Mmu {
         } else {
             None
         }
+    }
+
+    /// The offset in [`PhysMemory::store`] of linear `addr` when accesses of kind `access` may
+    /// touch its page directly (RAM or ROM for reads; for writes, dirty RAM holding no decoded
+    /// code), translating the page first. `None` means the access must go through
+    /// [`Self::read`] / [`Self::write`]. Bulk string operations use it to copy within a page.
+    pub fn host_offset(&mut self, addr: u32, access: Access) -> Result<Option<usize>, PageFault> {
+        self.translate(LinAddr(addr), access)?;
+        Ok(self.direct(addr, access))
     }
 
     /// Reads `SIZE` (1, 2 or 4) bytes at a linear address.

@@ -15,18 +15,14 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
     };
     let handler = match i.mnemonic() {
         Mnemonic::Jmp => jmp_rel,
-        m if i.condition_code() != iced_x86::ConditionCode::None && m != Mnemonic::Loop => jcc,
+        m if is_jcc(m) => JCC[(i.condition_code() as usize).wrapping_sub(1) & 15],
         _ => return None,
     };
-    if !matches!(i.mnemonic(), Mnemonic::Jmp) && !is_jcc(i.mnemonic()) {
-        return None;
-    }
     let mut op = Op::from_instr(i, handler);
-    op.aux = (i.condition_code() as u8).wrapping_sub(1);
     if near16 {
         op.flags |= opflag::OP16;
     }
-    Some(Lowered::ending(op))
+    Some(Lowered::op(op))
 }
 
 fn is_jcc(m: Mnemonic) -> bool {
@@ -67,8 +63,14 @@ fn jmp_rel(cpu: &mut Cpu, op: &Op) -> Exec {
     cpu.branch_near(target)
 }
 
-fn jcc(cpu: &mut Cpu, op: &Op) -> Exec {
-    if cpu.state.condition(op.aux) {
+/// Jcc handlers by condition code (iced's `ConditionCode` minus one is the encoding's nibble).
+const JCC: [crate::ir::Handler; 16] = [
+    jcc::<0>, jcc::<1>, jcc::<2>, jcc::<3>, jcc::<4>, jcc::<5>, jcc::<6>, jcc::<7>, jcc::<8>,
+    jcc::<9>, jcc::<10>, jcc::<11>, jcc::<12>, jcc::<13>, jcc::<14>, jcc::<15>,
+];
+
+fn jcc<const CC: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
+    if cpu.state.condition(CC) {
         let target = relative_target(cpu, op);
         cpu.branch_near(target)
     } else {

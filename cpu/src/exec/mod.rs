@@ -30,11 +30,12 @@ mod stack;
 mod string;
 mod system;
 mod unary;
+mod x87;
 
 /// Lowers a valid decoded instruction. Instructions no group implements raise #UD (logged once
 /// when executed).
 pub fn lower(i: &Instruction) -> Lowered {
-    let groups: [fn(&Instruction) -> Option<Lowered>; 20] = [
+    let groups: [fn(&Instruction) -> Option<Lowered>; 21] = [
         alu::lower,
         mov::lower,
         branch::lower,
@@ -51,6 +52,8 @@ pub fn lower(i: &Instruction) -> Lowered {
         control::lower,
         string::lower,
         io::lower,
+        // Before `misc`, whose fallback raises #NM/#UD for the x87 opcodes.
+        x87::lower,
         misc::lower,
         segment::lower,
         far::lower,
@@ -98,6 +101,21 @@ pub fn by_size(size: usize, handlers: [Handler; 3]) -> Handler {
         1 => handlers[0],
         2 => handlers[1],
         _ => handlers[2],
+    }
+}
+
+/// Reads a `SIZE`-byte r/m operand: register `r` or, when `MEM` (chosen at decode time), the
+/// op's memory operand.
+#[inline(always)]
+pub fn read_rm<const SIZE: usize, const MEM: bool>(
+    cpu: &mut Cpu,
+    op: &Op,
+    r: u8,
+) -> Result<u32, Fault> {
+    if MEM {
+        cpu.read_mem::<SIZE>(op)
+    } else {
+        Ok(cpu.state.reg::<SIZE>(r))
     }
 }
 
