@@ -155,12 +155,12 @@ pub fn random_f80(rng: &mut Rng) -> (u64, u16) {
         73..=87 => {
             // Near a rounding boundary of 24, 53 or 64 bits.
             let keep = [24u32, 53][rng.below(2) as usize];
-            let base = sig & (u64::MAX << 64 - keep);
+            let base = sig & (u64::MAX << (64 - keep));
             let tweak = match rng.below(5) {
                 0 => 0,
-                1 => 1u64 << 63 - keep,
-                2 => (1u64 << 63 - keep) + 1,
-                3 => (1u64 << 63 - keep) - 1,
+                1 => 1u64 << (63 - keep),
+                2 => (1u64 << (63 - keep)) + 1,
+                3 => (1u64 << (63 - keep)) - 1,
                 _ => u64::MAX >> keep,
             };
             (
