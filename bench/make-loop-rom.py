@@ -3,8 +3,9 @@
 
 Usage: make-loop-rom.py [--out FILE] [--outer R] [--inner M]
 
-Writes FILE (a 4 KiB ROM image for `webx86 rom`, default target/bench/loop.bin) and
-FILE.expected, the exact text the ROM prints to port 0xE9, and prints a summary.
+Writes FILE (a 4 KiB ROM image for `webx86 rom`, default target/bench/loop.bin),
+FILE.expected (the exact text the ROM prints to port 0xE9) and FILE.instructions (how many
+instructions it retires, the final HLT included), and prints a summary.
 
 What the ROM does (the code is hand-assembled below, every instruction commented):
   1. From the reset vector: CLI, LGDT, set CR0.PE, far jump into a flat 32-bit code segment,
@@ -236,6 +237,8 @@ def main():
         f.write(rom)
     with open(args.out + '.expected', 'w') as f:
         f.write(text)
+    with open(args.out + '.instructions', 'w') as f:
+        f.write('%d\n' % instructions)
     print('%s: %d x %d iterations, %d instructions, expected output %r'
           % (args.out, args.outer, args.inner, instructions, text))
     return 0

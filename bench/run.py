@@ -48,8 +48,9 @@ def cpu_model():
     return platform.processor() or 'unknown'
 
 
-def run(cmd, expected, timeout):
-    """Runs one measurement; returns (instructions, seconds, MIPS or None, verdict)."""
+def run(cmd, expected, predicted, timeout):
+    """Runs one measurement; returns (instructions, seconds, MIPS or None, verdict).
+    `predicted` is the exact instruction count, when known."""
     started = time.monotonic()
     try:
         p = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=timeout,
@@ -66,6 +67,8 @@ def run(cmd, expected, timeout):
         verdict = 'exit %d: %s' % (p.returncode, last[0][:70])
     elif p.stdout != expected:
         verdict = 'WRONG OUTPUT'
+    elif predicted is not None and instructions != predicted:
+        verdict = 'output ok, but %s instructions were predicted' % '{:,}'.format(predicted)
     else:
         verdict = 'ok'
     return instructions, secs, mips, verdict
@@ -90,9 +93,9 @@ def main():
 
     workloads = []
     with open(os.path.join(TEST386, 'test386-EE-reference.txt'), 'rb') as f:
-        workloads.append(('test386', os.path.join(TEST386, 'test386.bin'), f.read()))
-    with open(loop_rom + '.expected', 'rb') as f:
-        workloads.append(('integer loop', loop_rom, f.read()))
+        workloads.append(('test386', os.path.join(TEST386, 'test386.bin'), f.read(), None))
+    with open(loop_rom + '.expected', 'rb') as f, open(loop_rom + '.instructions') as n:
+        workloads.append(('integer loop', loop_rom, f.read(), int(n.read())))
     engines = [
         ('native', ['target/release/webx86', 'rom', '--stats']),
         ('node (wasm)', ['node', 'web/node/run-rom.mjs', '--stats']),
@@ -106,9 +109,10 @@ def main():
     print(header)
     print('-' * len(header))
     failed = False
-    for name, rom, expected in workloads:
+    for name, rom, expected, predicted in workloads:
         for engine, cmd in engines:
-            instructions, secs, mips, verdict = run(cmd + [rom], expected, args.timeout)
+            instructions, secs, mips, verdict = run(cmd + [rom], expected, predicted,
+                                                    args.timeout)
             failed |= verdict != 'ok'
             print('%-13s %-12s %14s %9.2f %12s  %s' % (
                 name, engine, '-' if instructions is None else '{:,}'.format(instructions),
