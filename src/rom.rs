@@ -169,7 +169,8 @@ pub enum RomEnd {
     Shutdown,
 }
 
-/// Runs until the CPU halts with interrupts off, shuts down, or retires `max` instructions.
+/// Runs until the CPU halts with interrupts off, shuts down, or `cpu.state.retired` (counted
+/// from reset) reaches `max`.
 pub fn run_rom(cpu: &mut Cpu, max: u64) -> RomEnd {
     const SLICE: u64 = 1 << 20;
     loop {
