@@ -63,6 +63,24 @@ impl GuestMemory for TestRam {
     }
 }
 
+/// Writes descriptor `i` of the table at `table`.
+pub fn write_desc(
+    ram: &mut TestRam,
+    table: u64,
+    i: u16,
+    addr: u64,
+    len: u32,
+    flags: u16,
+    next: u16,
+) {
+    let mut d = [0u8; 16];
+    d[0..8].copy_from_slice(&addr.to_le_bytes());
+    d[8..12].copy_from_slice(&len.to_le_bytes());
+    d[12..14].copy_from_slice(&flags.to_le_bytes());
+    d[14..16].copy_from_slice(&next.to_le_bytes());
+    ram.put(table + 16 * u64::from(i), &d);
+}
+
 /// One buffer of a chain: guest address, length, device-writable.
 #[derive(Clone, Copy, Debug)]
 pub struct Buf {
@@ -165,6 +183,13 @@ impl<D: VirtioDevice> MockDriver<D> {
     /// The §3.1.1 sequence accepting the offered features `& wanted`, with every queue at
     /// `queue_size` (or its maximum), ending with DRIVER_OK.
     pub fn init(&mut self, wanted: u64, queue_size: Option<u16>) {
+        self.setup(wanted, queue_size);
+        let s = self.status();
+        self.set_status(s | status::DRIVER_OK);
+    }
+
+    /// [`MockDriver::init`] without setting DRIVER_OK.
+    pub fn setup(&mut self, wanted: u64, queue_size: Option<u16>) {
         self.set_status(0);
         self.set_status(status::ACKNOWLEDGE);
         self.set_status(status::ACKNOWLEDGE | status::DRIVER);
@@ -202,7 +227,6 @@ impl<D: VirtioDevice> MockDriver<D> {
                 used_seen: 0,
             });
         }
-        self.set_status(s | status::DRIVER_OK);
     }
 
     /// `init` accepting everything offered.
@@ -212,12 +236,7 @@ impl<D: VirtioDevice> MockDriver<D> {
 
     /// Writes descriptor `i` of the table at `table`.
     pub fn write_desc(&mut self, table: u64, i: u16, addr: u64, len: u32, flags: u16, next: u16) {
-        let mut d = [0u8; 16];
-        d[0..8].copy_from_slice(&addr.to_le_bytes());
-        d[8..12].copy_from_slice(&len.to_le_bytes());
-        d[12..14].copy_from_slice(&flags.to_le_bytes());
-        d[14..16].copy_from_slice(&next.to_le_bytes());
-        self.ram.put(table + 16 * u64::from(i), &d);
+        write_desc(&mut self.ram, table, i, addr, len, flags, next);
     }
 
     /// Writes `bufs` as a chain of direct descriptors; returns the head index.
@@ -282,7 +301,8 @@ impl<D: VirtioDevice> MockDriver<D> {
         self.dev.poll(&mut self.ram);
     }
 
-    /// Used entries `(id, len)` added since the last call.
+    /// Used entries `(id, len)` added since the last call. Like Linux's `virtqueue_get_buf`,
+    /// then asks (through `used_event`) for an interrupt at the next used entry.
     pub fn take_used(&mut self, q: usize) -> Vec<(u32, u32)> {
         let queue = self.queues[q].clone();
         let idx = self.ram.u16_at(queue.used + 2);
@@ -294,6 +314,8 @@ impl<D: VirtioDevice> MockDriver<D> {
             seen = seen.wrapping_add(1);
         }
         self.queues[q].used_seen = seen;
+        let used_event = queue.avail + 4 + 2 * u64::from(queue.size);
+        self.ram.put(used_event, &seen.to_le_bytes());
         out
     }
 
