@@ -274,3 +274,7 @@ impl VirtioPciSet {
         out
     }
 }
+
+#[cfg(test)]
+#[path = "set_tests.rs"]
+mod tests;
