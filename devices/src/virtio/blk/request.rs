@@ -135,7 +135,7 @@ impl BlkRequest {
         match self.kind {
             RequestKind::In | RequestKind::Out => {
                 let len = self.data.len();
-                if len % SECTOR_SIZE != 0 || len > MAX_TRANSFER {
+                if !len.is_multiple_of(SECTOR_SIZE) || len > MAX_TRANSFER {
                     return ioerr;
                 }
                 let end = self.sector.checked_add(len / SECTOR_SIZE);

@@ -103,9 +103,9 @@ impl Virtqueue {
         self.size != 0
             && self.size.is_power_of_two()
             && self.size <= self.max_size
-            && self.desc_table % 16 == 0
-            && self.avail_ring % 2 == 0
-            && self.used_ring % 4 == 0
+            && self.desc_table.is_multiple_of(16)
+            && self.avail_ring.is_multiple_of(2)
+            && self.used_ring.is_multiple_of(4)
     }
 
     fn avail_idx(&self, mem: &mut GuestRam) -> Result<u16, QueueError> {

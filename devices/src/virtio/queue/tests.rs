@@ -226,7 +226,6 @@ fn used_ring_and_interrupt_suppression() {
     mem.write_u16(AVAIL, VIRTQ_AVAIL_F_NO_INTERRUPT).unwrap();
     q.add_used(&mut mem, 6, 1).unwrap();
     assert!(!q.needs_interrupt(&mut mem, false).unwrap());
-    drop(mem);
     assert_eq!(ram.u16_at(USED + 2), 2);
     assert_eq!((ram.u32_at(USED + 4), ram.u32_at(USED + 8)), (5, 77));
     assert_eq!((ram.u32_at(USED + 12), ram.u32_at(USED + 16)), (6, 1));
@@ -260,7 +259,6 @@ fn event_idx_follows_used_event() {
     // avail_event tells the driver to notify for anything new.
     q.next_avail = 9;
     q.publish_avail_event(&mut mem).unwrap();
-    drop(mem);
     assert_eq!(ram.u16_at(USED + 4 + 8 * u64::from(SIZE)), 9);
 }
 
@@ -296,7 +294,6 @@ fn segments_as_one_stream() {
         }]
     );
     assert_eq!(tail.read_all(&mut mem, 100).unwrap(), b"defg");
-    drop(mem);
     assert_eq!(ram.read_vec(0x100, 3), b"\0ab");
     assert_eq!(ram.read_vec(0x300, 5), b"cdefg");
 }

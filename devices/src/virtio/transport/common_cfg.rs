@@ -149,12 +149,8 @@ impl<D: VirtioDevice> VirtioPci<D> {
             reg::DEVICE_STATUS => self.write_status(v as u8),
             reg::QUEUE_SELECT => self.state.queue_select = v as u16,
             reg::QUEUE_SIZE => self.with_idle_queue(|q| q.size = v as u16),
-            reg::QUEUE_ENABLE => {
-                // Writing 0 is forbidden to drivers (§4.1.4.3.2) and ignored.
-                if v & 1 == 1 {
-                    self.enable_queue();
-                }
-            }
+            // Writing 0 is forbidden to drivers (§4.1.4.3.2) and ignored.
+            reg::QUEUE_ENABLE if v & 1 == 1 => self.enable_queue(),
             reg::QUEUE_DESC_LO => self.with_idle_queue(|q| set_lo(&mut q.desc_table, v)),
             reg::QUEUE_DESC_HI => self.with_idle_queue(|q| set_hi(&mut q.desc_table, v)),
             reg::QUEUE_DRIVER_LO => self.with_idle_queue(|q| set_lo(&mut q.avail_ring, v)),
