@@ -11,6 +11,8 @@
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
+
 use crate::virtio::queue::{QueueContext, QueueError};
 use crate::virtio::{device_type, VirtioDevice};
 
@@ -33,8 +35,8 @@ pub const MAX_PENDING_OUTPUT: usize = 1 << 20;
 const CONFIG_LEN: u32 = 12;
 const EMERG_WR_OFFSET: u32 = 8;
 
-/// A virtio console with one port.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A virtio console with one port. Its whole state is plain data (serialisable for snapshots).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VirtioConsole {
     cols: u16,
     rows: u16,

@@ -80,6 +80,8 @@ pub struct Virtqueue {
     pub signalled_used: Option<u16>,
     /// The device added used entries since the last interrupt decision.
     pub used_pending: bool,
+    /// The `avail_event` value last written (EVENT_IDX), to write it only when it changes.
+    pub avail_event_published: Option<u16>,
 }
 
 impl Virtqueue {
@@ -170,11 +172,12 @@ impl Virtqueue {
     /// With EVENT_IDX, tells the driver to notify as soon as it makes anything new available
     /// (§2.7.10: `avail_event` after the used ring).
     pub fn publish_avail_event(&mut self, mem: &mut GuestRam) -> Result<(), QueueError> {
-        if !self.ready {
+        if !self.ready || self.avail_event_published == Some(self.next_avail) {
             return Ok(());
         }
         let at = self.used_ring.wrapping_add(4 + 8 * u64::from(self.size));
         mem.write_u16(at, self.next_avail)?;
+        self.avail_event_published = Some(self.next_avail);
         Ok(())
     }
 

@@ -195,6 +195,7 @@ impl<D: VirtioDevice> VirtioPci<D> {
         q.next_used = 0;
         q.signalled_used = None;
         q.used_pending = false;
+        q.avail_event_published = None;
     }
 
     /// The device status register (§2.1, §3.1.1).
