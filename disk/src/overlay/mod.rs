@@ -1,0 +1,3 @@
+//! placeholder
+pub trait OverlayStore {}
+pub struct CowOverlay;
