@@ -106,17 +106,45 @@ mod tests {
     fn out_of_range_and_read_only() {
         let mut disk = MemoryDisk::zeroed(4096);
         assert!(matches!(
-            run(&mut disk, Request::Read { offset: 4096, len: 1 }),
+            run(
+                &mut disk,
+                Request::Read {
+                    offset: 4096,
+                    len: 1
+                }
+            ),
             Err(DiskError::OutOfRange { .. })
         ));
         assert!(matches!(
-            run(&mut disk, Request::Read { offset: u64::MAX, len: 2 }),
+            run(
+                &mut disk,
+                Request::Read {
+                    offset: u64::MAX,
+                    len: 2
+                }
+            ),
             Err(DiskError::OutOfRange { .. })
         ));
-        assert_eq!(run(&mut disk, Request::Read { offset: 4096, len: 0 }).unwrap(), b"");
+        assert_eq!(
+            run(
+                &mut disk,
+                Request::Read {
+                    offset: 4096,
+                    len: 0
+                }
+            )
+            .unwrap(),
+            b""
+        );
         let mut disk = disk.with_read_only(true);
         assert!(matches!(
-            run(&mut disk, Request::Write { offset: 0, data: vec![1] }),
+            run(
+                &mut disk,
+                Request::Write {
+                    offset: 0,
+                    data: vec![1]
+                }
+            ),
             Err(DiskError::ReadOnly)
         ));
         assert_eq!(disk.bytes()[0], 0);

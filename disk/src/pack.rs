@@ -61,7 +61,7 @@ pub struct PackSummary {
 /// Why packing failed; each names the file at fault.
 #[derive(Debug, Error)]
 pub enum PackError {
-    #[error("chunk size {0} is not a power of two from {SECTOR_SIZE} to {MAX_CHUNK_SIZE} bytes")]
+    #[error("chunk size {0} is not a power of two from 512 bytes to 64 MiB")]
     ChunkSize(u64),
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: io::Error },

@@ -151,14 +151,36 @@ mod tests {
         let mut disk = RawFile::open(&path, true).unwrap();
         assert_eq!(disk.len(), 1024);
         assert!(matches!(
-            run(&mut disk, Request::Read { offset: 1000, len: 25 }),
+            run(
+                &mut disk,
+                Request::Read {
+                    offset: 1000,
+                    len: 25
+                }
+            ),
             Err(DiskError::OutOfRange { .. })
         ));
         assert!(matches!(
-            run(&mut disk, Request::Write { offset: 0, data: vec![1] }),
+            run(
+                &mut disk,
+                Request::Write {
+                    offset: 0,
+                    data: vec![1]
+                }
+            ),
             Err(DiskError::ReadOnly)
         ));
-        assert_eq!(run(&mut disk, Request::Read { offset: 1020, len: 4 }).unwrap(), [7; 4]);
+        assert_eq!(
+            run(
+                &mut disk,
+                Request::Read {
+                    offset: 1020,
+                    len: 4
+                }
+            )
+            .unwrap(),
+            [7; 4]
+        );
         let missing = dir.path().join("nope.img");
         let err = RawFile::open(&missing, true).unwrap_err();
         assert!(err.to_string().contains("nope.img"), "{err}");

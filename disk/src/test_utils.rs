@@ -61,7 +61,14 @@ pub fn run(disk: &mut dyn BlockBackend, request: Request) -> Result<Vec<u8>, Dis
 /// Reads the whole disk.
 pub fn read_all(disk: &mut dyn BlockBackend) -> Vec<u8> {
     let len = disk.len();
-    run(disk, Request::Read { offset: 0, len: len as u32 }).unwrap()
+    run(
+        disk,
+        Request::Read {
+            offset: 0,
+            len: len as u32,
+        },
+    )
+    .unwrap()
 }
 
 /// A random range inside a disk of `size` bytes: often sector-aligned, sometimes not, sometimes
@@ -104,7 +111,10 @@ pub fn check_against_reference(
                 continue;
             }
             let (offset, len) = random_range(rng, size);
-            if taken.iter().any(|&(o, l)| offset < o + l && o < offset + len) {
+            if taken
+                .iter()
+                .any(|&(o, l)| offset < o + l && o < offset + len)
+            {
                 continue;
             }
             taken.push((offset, len));
@@ -115,7 +125,13 @@ pub fn check_against_reference(
                 disk.submit(id, Request::Write { offset, data });
                 expected.push((id, None));
             } else {
-                disk.submit(id, Request::Read { offset, len: len as u32 });
+                disk.submit(
+                    id,
+                    Request::Read {
+                        offset,
+                        len: len as u32,
+                    },
+                );
                 expected.push((id, Some(reference[range].to_vec())));
             }
         }
@@ -129,7 +145,10 @@ pub fn check_against_reference(
             }
         }
     }
-    assert!(read_all(disk) == reference, "the disk differs from the reference");
+    assert!(
+        read_all(disk) == reference,
+        "the disk differs from the reference"
+    );
 }
 
 /// A base that holds its inner backend's completions and releases them a few at a time in a
@@ -181,10 +200,8 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!(
-            "webx86-disk-test-{}-{name}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("webx86-disk-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         TempDir(path)

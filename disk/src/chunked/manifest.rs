@@ -47,7 +47,12 @@ pub struct ObjectRef {
 impl ObjectRef {
     /// Checks fetched bytes of this object (the `what`: "kernel" or "initrd") against its size
     /// and digest, so a corrupt boot file is an error naming it, never a strange boot.
-    pub fn verify(&self, what: &'static str, bytes: &[u8], manifest: &str) -> Result<(), DiskError> {
+    pub fn verify(
+        &self,
+        what: &'static str,
+        bytes: &[u8],
+        manifest: &str,
+    ) -> Result<(), DiskError> {
         if bytes.len() as u64 != self.size || ContentHash::of(bytes) != self.sha256 {
             return Err(DiskError::BootFileCorrupt {
                 what,
@@ -171,7 +176,11 @@ mod tests {
             }),
             initrd: None,
             cmdline: "console=hvc0".to_string(),
-            chunks: vec![Some(ContentHash::of(b"a")), None, Some(ContentHash::of(b"b"))],
+            chunks: vec![
+                Some(ContentHash::of(b"a")),
+                None,
+                Some(ContentHash::of(b"b")),
+            ],
         }
     }
 

@@ -91,7 +91,13 @@ fn check_random_reads(disk: &mut dyn BlockBackend, image: &[u8], rng: &mut Rng, 
             let offset = rng.below(image.len() as u64 - len + 1);
             let id = RequestId(next);
             next += 1;
-            disk.submit(id, Request::Read { offset, len: len as u32 });
+            disk.submit(
+                id,
+                Request::Read {
+                    offset,
+                    len: len as u32,
+                },
+            );
             expected.push((id, &image[offset as usize..(offset + len) as usize]));
         }
         let ids: Vec<RequestId> = expected.iter().map(|e| e.0).collect();
@@ -123,16 +129,44 @@ fn identical_chunks_in_flight_are_fetched_once() {
     let (manifest, objects) = in_memory(&image, 4096);
     let mut disk = ChunkedImage::new(manifest, "m", LateSource::new(objects, 14), 0).unwrap();
     // Chunks 4 and 6 are identical; two reads of chunk 4 and one of chunk 6 at once.
-    disk.submit(RequestId(1), Request::Read { offset: 4 * 4096, len: 100 });
-    disk.submit(RequestId(2), Request::Read { offset: 4 * 4096 + 50, len: 100 });
-    disk.submit(RequestId(3), Request::Read { offset: 6 * 4096, len: 4096 });
+    disk.submit(
+        RequestId(1),
+        Request::Read {
+            offset: 4 * 4096,
+            len: 100,
+        },
+    );
+    disk.submit(
+        RequestId(2),
+        Request::Read {
+            offset: 4 * 4096 + 50,
+            len: 100,
+        },
+    );
+    disk.submit(
+        RequestId(3),
+        Request::Read {
+            offset: 6 * 4096,
+            len: 4096,
+        },
+    );
     assert_eq!(disk.source_mut().requests, 1);
     let done = wait_for(&mut disk, &[RequestId(1), RequestId(2), RequestId(3)]);
     let got = done[&3].result.as_ref().unwrap();
     assert!(got[..] == image[6 * 4096..7 * 4096]);
     // Zero chunks need no fetch at all.
     let before = disk.source_mut().requests;
-    assert_eq!(run(&mut disk, Request::Read { offset: 4096, len: 8192 }).unwrap(), vec![0; 8192]);
+    assert_eq!(
+        run(
+            &mut disk,
+            Request::Read {
+                offset: 4096,
+                len: 8192
+            }
+        )
+        .unwrap(),
+        vec![0; 8192]
+    );
     assert_eq!(disk.source_mut().requests, before);
 }
 
@@ -141,7 +175,8 @@ fn cache_stays_within_its_bound_and_refetches_evicted_chunks() {
     let mut rng = Rng::new(15);
     let image = sample_image(4096, &mut rng);
     let (manifest, objects) = in_memory(&image, 4096);
-    let mut disk = ChunkedImage::new(manifest, "m", LateSource::new(objects, 16), 2 * 4096).unwrap();
+    let mut disk =
+        ChunkedImage::new(manifest, "m", LateSource::new(objects, 16), 2 * 4096).unwrap();
     for chunk in 0..10u64 {
         let offset = chunk * 4096;
         let len = (image.len() as u64 - offset).min(4096) as u32;
@@ -150,8 +185,15 @@ fn cache_stays_within_its_bound_and_refetches_evicted_chunks() {
     }
     let fetched = disk.stats().chunks_fetched;
     let hits = disk.stats().cache_hits; // chunk 6 repeats chunk 4, still cached then
-    // Chunk 8 (the newest but one) is cached; chunk 0 was evicted long ago.
-    run(&mut disk, Request::Read { offset: 8 * 4096, len: 10 }).unwrap();
+                                        // Chunk 8 (the newest but one) is cached; chunk 0 was evicted long ago.
+    run(
+        &mut disk,
+        Request::Read {
+            offset: 8 * 4096,
+            len: 10,
+        },
+    )
+    .unwrap();
     assert_eq!(disk.stats().chunks_fetched, fetched);
     assert_eq!(disk.stats().cache_hits, hits + 1);
     let got = run(&mut disk, Request::Read { offset: 0, len: 10 }).unwrap();
@@ -167,7 +209,16 @@ fn corrupt_and_missing_chunks_are_errors_naming_them_never_data() {
     let image_path = dir.path().join("disk.img");
     std::fs::write(&image_path, &image).unwrap();
     let out = dir.path().join("out");
-    let summary = pack(&image_path, &out, &PackOptions { chunk_size: 4096, ..Default::default() }, &mut |_, _| {}).unwrap();
+    let summary = pack(
+        &image_path,
+        &out,
+        &PackOptions {
+            chunk_size: 4096,
+            ..Default::default()
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
 
     let bad = summary.manifest.chunks[3].unwrap();
     let bad_file = out.join("sha256").join(bad.to_hex());
@@ -179,21 +230,65 @@ fn corrupt_and_missing_chunks_are_errors_naming_them_never_data() {
 
     let mut disk = ImageDir::open(&out).unwrap().into_disk(1 << 20).unwrap();
     let manifest_name = out.join("manifest.json").display().to_string();
-    let err = run(&mut disk, Request::Read { offset: 3 * 4096 + 5, len: 10 }).unwrap_err();
+    let err = run(
+        &mut disk,
+        Request::Read {
+            offset: 3 * 4096 + 5,
+            len: 10,
+        },
+    )
+    .unwrap_err();
     assert!(matches!(err, DiskError::ChunkCorrupt { hash, .. } if hash == bad));
     let text = err.to_string();
-    assert!(text.contains(&bad.to_hex()) && text.contains(&manifest_name), "{text}");
+    assert!(
+        text.contains(&bad.to_hex()) && text.contains(&manifest_name),
+        "{text}"
+    );
     assert!(text.contains("SHA-256"), "{text}");
     // A read spanning a good and the corrupt chunk fails as a whole.
-    assert!(run(&mut disk, Request::Read { offset: 3 * 4096 - 10, len: 20 }).is_err());
+    assert!(run(
+        &mut disk,
+        Request::Read {
+            offset: 3 * 4096 - 10,
+            len: 20
+        }
+    )
+    .is_err());
     // It stays an error (nothing bad was cached), and good chunks still read.
-    assert!(run(&mut disk, Request::Read { offset: 3 * 4096, len: 1 }).is_err());
-    assert_eq!(run(&mut disk, Request::Read { offset: 4 * 4096, len: 4 }).unwrap(), image[4 * 4096..4 * 4096 + 4]);
+    assert!(run(
+        &mut disk,
+        Request::Read {
+            offset: 3 * 4096,
+            len: 1
+        }
+    )
+    .is_err());
+    assert_eq!(
+        run(
+            &mut disk,
+            Request::Read {
+                offset: 4 * 4096,
+                len: 4
+            }
+        )
+        .unwrap(),
+        image[4 * 4096..4 * 4096 + 4]
+    );
 
-    let err = run(&mut disk, Request::Read { offset: 5 * 4096, len: 1 }).unwrap_err();
+    let err = run(
+        &mut disk,
+        Request::Read {
+            offset: 5 * 4096,
+            len: 1,
+        },
+    )
+    .unwrap_err();
     assert!(matches!(err, DiskError::ChunkFetch { .. }));
     let text = err.to_string();
-    assert!(text.contains(&missing.to_hex()) && text.contains(&manifest_name), "{text}");
+    assert!(
+        text.contains(&missing.to_hex()) && text.contains(&manifest_name),
+        "{text}"
+    );
 
     // A truncated chunk fails the same check.
     let mut bytes = std::fs::read(&bad_file).unwrap();
@@ -201,7 +296,13 @@ fn corrupt_and_missing_chunks_are_errors_naming_them_never_data() {
     bytes.truncate(4000);
     std::fs::write(&bad_file, &bytes).unwrap();
     assert!(matches!(
-        run(&mut disk, Request::Read { offset: 3 * 4096, len: 1 }),
+        run(
+            &mut disk,
+            Request::Read {
+                offset: 3 * 4096,
+                len: 1
+            }
+        ),
         Err(DiskError::ChunkCorrupt { .. })
     ));
 }
@@ -214,10 +315,34 @@ fn a_manifest_whose_sizes_disagree_with_its_chunks_is_an_error() {
     let (mut manifest, objects) = in_memory(&image, 4096);
     manifest.size = 4096 + 1000;
     let mut disk = ChunkedImage::new(manifest, "m", LateSource::new(objects, 20), 1 << 20).unwrap();
-    let err = run(&mut disk, Request::Read { offset: 4096, len: 10 }).unwrap_err();
-    assert!(matches!(err, DiskError::ChunkSize { expected: 1000, actual: 4096, .. }), "{err}");
+    let err = run(
+        &mut disk,
+        Request::Read {
+            offset: 4096,
+            len: 10,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DiskError::ChunkSize {
+                expected: 1000,
+                actual: 4096,
+                ..
+            }
+        ),
+        "{err}"
+    );
     // Now cached: the check holds on the cache path too.
-    assert!(run(&mut disk, Request::Read { offset: 4096, len: 10 }).is_err());
+    assert!(run(
+        &mut disk,
+        Request::Read {
+            offset: 4096,
+            len: 10
+        }
+    )
+    .is_err());
 }
 
 #[test]
@@ -230,11 +355,23 @@ fn read_only_out_of_range_and_flush() {
     assert_eq!(disk.len(), image.len() as u64);
     assert_eq!(disk.device_id().len(), 20);
     assert!(matches!(
-        run(&mut disk, Request::Write { offset: 0, data: vec![1] }),
+        run(
+            &mut disk,
+            Request::Write {
+                offset: 0,
+                data: vec![1]
+            }
+        ),
         Err(DiskError::ReadOnly)
     ));
     assert!(matches!(
-        run(&mut disk, Request::Read { offset: image.len() as u64 - 1, len: 2 }),
+        run(
+            &mut disk,
+            Request::Read {
+                offset: image.len() as u64 - 1,
+                len: 2
+            }
+        ),
         Err(DiskError::OutOfRange { .. })
     ));
     assert!(run(&mut disk, Request::Flush).unwrap().is_empty());
@@ -292,7 +429,10 @@ fn packed_directory_round_trips_with_boot_files() {
     let kernel_hash = opened.manifest.kernel.as_ref().unwrap().sha256;
     std::fs::write(out.join("sha256").join(kernel_hash.to_hex()), b"a kernal").unwrap();
     let err = opened.kernel().unwrap_err();
-    assert!(matches!(err, DiskError::BootFileCorrupt { what: "kernel", .. }));
+    assert!(matches!(
+        err,
+        DiskError::BootFileCorrupt { what: "kernel", .. }
+    ));
     assert!(err.to_string().contains(&kernel_hash.to_hex()), "{err}");
 
     let err = ImageDir::open(&dir.path().join("nowhere")).unwrap_err();

@@ -115,7 +115,10 @@ impl Header {
             base_id,
         };
         if header.disk_size > 1 << 44 {
-            return Err(format!("its disk size {} is beyond 16 TiB", header.disk_size));
+            return Err(format!(
+                "its disk size {} is beyond 16 TiB",
+                header.disk_size
+            ));
         }
         if header != Header::new(header.disk_size, &header.base_id) {
             return Err("its data offset does not follow from its disk size".to_string());
@@ -179,7 +182,10 @@ mod tests {
 
     #[test]
     fn entries_round_trip_and_reject_malformed_bits() {
-        let entry = Entry { slot: 7, mask: 0b1010_0001 };
+        let entry = Entry {
+            slot: 7,
+            mask: 0b1010_0001,
+        };
         assert_eq!(Entry::decode(entry.encode()).unwrap(), entry);
         assert!(entry.has_sector(0) && !entry.has_sector(1) && entry.has_sector(7));
         assert_eq!(Entry::decode(0).unwrap(), Entry::default());

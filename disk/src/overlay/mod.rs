@@ -14,16 +14,14 @@ mod store;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-pub use store::MemoryStore;
 #[cfg(any(unix, windows))]
 pub use store::FileStore;
+pub use store::MemoryStore;
 pub use store::OverlayStore;
 
 use format::{Entry, Header, CLUSTER_SIZE, ENTRIES_PER_PAGE, INDEX_OFFSET};
 
-use crate::{
-    check_range, BlockBackend, Completion, DiskError, Request, RequestId, SECTOR_SIZE,
-};
+use crate::{check_range, BlockBackend, Completion, DiskError, Request, RequestId, SECTOR_SIZE};
 
 /// A read waiting for base data.
 #[derive(Debug)]
@@ -90,7 +88,7 @@ impl<B: BlockBackend, S: OverlayStore> CowOverlay<B, S> {
             path: name.clone(),
             reason,
         };
-        let store_len = store.len().map_err(io)?;
+        let store_len = store.size().map_err(io)?;
         let header = if store_len == 0 {
             let header = Header::new(base.len(), &base.device_id());
             if header.disk_size > 1 << 44 {
@@ -243,8 +241,8 @@ impl<B: BlockBackend, S: OverlayStore> CowOverlay<B, S> {
             let mut run_end = ((sector + 1) * SECTOR_SIZE).min(end);
             while run_end < end {
                 let next = run_end / SECTOR_SIZE;
-                let same_cluster = next / format::SECTORS_PER_CLUSTER
-                    == sector / format::SECTORS_PER_CLUSTER;
+                let same_cluster =
+                    next / format::SECTORS_PER_CLUSTER == sector / format::SECTORS_PER_CLUSTER;
                 if self.sector_in_overlay(next) != in_overlay || (in_overlay && !same_cluster) {
                     break;
                 }
@@ -265,7 +263,10 @@ impl<B: BlockBackend, S: OverlayStore> CowOverlay<B, S> {
             at = run_end;
         }
         if base_runs.is_empty() {
-            self.ready.push(Completion { id, result: Ok(buf) });
+            self.ready.push(Completion {
+                id,
+                result: Ok(buf),
+            });
             return;
         }
         let key = self.next_read;
@@ -303,10 +304,12 @@ impl<B: BlockBackend, S: OverlayStore> CowOverlay<B, S> {
         let first = offset / SECTOR_SIZE;
         let last = (end - 1) / SECTOR_SIZE;
         let mut edges = Vec::new();
-        if offset % SECTOR_SIZE != 0 || (first == last && end % SECTOR_SIZE != 0) {
+        if !offset.is_multiple_of(SECTOR_SIZE)
+            || (first == last && !end.is_multiple_of(SECTOR_SIZE))
+        {
             edges.push(first);
         }
-        if last != first && end % SECTOR_SIZE != 0 {
+        if last != first && !end.is_multiple_of(SECTOR_SIZE) {
             edges.push(last);
         }
         edges.retain(|&s| !self.sector_in_overlay(s));

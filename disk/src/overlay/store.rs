@@ -8,8 +8,8 @@ use std::io;
 pub trait OverlayStore {
     /// The file's path or another name for messages.
     fn name(&self) -> String;
-    /// Current length in bytes.
-    fn len(&mut self) -> io::Result<u64>;
+    /// Current size in bytes.
+    fn size(&mut self) -> io::Result<u64>;
     /// Fills `buf` from `offset`; bytes past the end read as zeros.
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
     /// Writes `data` at `offset`, extending the store if needed.
@@ -32,7 +32,7 @@ impl OverlayStore for MemoryStore {
         "the in-memory overlay".to_string()
     }
 
-    fn len(&mut self) -> io::Result<u64> {
+    fn size(&mut self) -> io::Result<u64> {
         Ok(self.bytes.len() as u64)
     }
 
@@ -108,7 +108,7 @@ mod file {
             self.path.clone()
         }
 
-        fn len(&mut self) -> io::Result<u64> {
+        fn size(&mut self) -> io::Result<u64> {
             Ok(self.file.metadata()?.len())
         }
 

@@ -58,7 +58,14 @@ fn whole_sector_writes_never_read_the_base_and_flush_survives_reopening() {
     // Writes after reopening take fresh slots and persist too.
     let data = rng.bytes(5000);
     reference[12345..17345].copy_from_slice(&data);
-    run(&mut overlay, Request::Write { offset: 12345, data }).unwrap();
+    run(
+        &mut overlay,
+        Request::Write {
+            offset: 12345,
+            data,
+        },
+    )
+    .unwrap();
     run(&mut overlay, Request::Flush).unwrap();
     drop(overlay);
     let mut overlay = CowOverlay::new(base(), FileStore::open_or_create(&path).unwrap()).unwrap();
@@ -93,8 +100,8 @@ impl OverlayStore for CrashStore {
     fn name(&self) -> String {
         "crash-store".to_string()
     }
-    fn len(&mut self) -> std::io::Result<u64> {
-        self.current.len()
+    fn size(&mut self) -> std::io::Result<u64> {
+        self.current.size()
     }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         self.current.read_at(offset, buf)
@@ -140,7 +147,14 @@ fn after_a_crash_every_sector_reads_as_flushed_or_as_written_since() {
                 let content = current[sector * 512..sector * 512 + 512].to_vec();
                 since.entry(sector).or_default().push(content);
             }
-            run(&mut overlay, Request::Write { offset: offset as u64, data }).unwrap();
+            run(
+                &mut overlay,
+                Request::Write {
+                    offset: offset as u64,
+                    data,
+                },
+            )
+            .unwrap();
         }
         let crashed = overlay.store().after_crash(&mut rng);
         let mut reopened = CowOverlay::new(base(), crashed).unwrap();
@@ -148,8 +162,13 @@ fn after_a_crash_every_sector_reads_as_flushed_or_as_written_since() {
         for sector in 0..size / 512 {
             let got = &after[sector * 512..sector * 512 + 512];
             let ok = got == &flushed[sector * 512..sector * 512 + 512]
-                || since.get(&sector).is_some_and(|c| c.iter().any(|c| c == got));
-            assert!(ok, "trial {trial}: sector {sector} holds neither flushed nor later data");
+                || since
+                    .get(&sector)
+                    .is_some_and(|c| c.iter().any(|c| c == got));
+            assert!(
+                ok,
+                "trial {trial}: sector {sector} holds neither flushed nor later data"
+            );
         }
     }
 }
@@ -161,16 +180,29 @@ fn refuses_overlays_of_another_base_and_damaged_files() {
     let path = dir.path().join("o.cow");
     let base = random_base(&mut rng, 8192);
     let mut overlay = CowOverlay::new(base, FileStore::open_or_create(&path).unwrap()).unwrap();
-    run(&mut overlay, Request::Write { offset: 0, data: vec![1; 512] }).unwrap();
+    run(
+        &mut overlay,
+        Request::Write {
+            offset: 0,
+            data: vec![1; 512],
+        },
+    )
+    .unwrap();
     run(&mut overlay, Request::Flush).unwrap();
     drop(overlay);
 
     let open = |base: MemoryDisk| CowOverlay::new(base, FileStore::open_or_create(&path).unwrap());
     let err = open(random_base(&mut rng, 4096)).unwrap_err();
-    assert!(matches!(err, DiskError::OverlayBaseMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, DiskError::OverlayBaseMismatch { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("o.cow"), "{err}");
     let other = random_base(&mut rng, 8192).with_device_id("another");
-    assert!(matches!(open(other), Err(DiskError::OverlayBaseMismatch { .. })));
+    assert!(matches!(
+        open(other),
+        Err(DiskError::OverlayBaseMismatch { .. })
+    ));
     assert!(open(random_base(&mut rng, 8192)).is_ok());
 
     let mut bytes = std::fs::read(&path).unwrap();
@@ -188,7 +220,10 @@ fn refuses_overlays_of_another_base_and_damaged_files() {
     assert!(err.to_string().contains("cluster 1"), "{err}");
 
     std::fs::write(&path, b"not an overlay at all").unwrap();
-    assert!(matches!(open(random_base(&mut rng, 8192)), Err(DiskError::BadOverlay { .. })));
+    assert!(matches!(
+        open(random_base(&mut rng, 8192)),
+        Err(DiskError::BadOverlay { .. })
+    ));
 }
 
 #[test]
@@ -199,11 +234,23 @@ fn out_of_range_requests_and_base_errors_are_reported() {
     assert!(!overlay.read_only());
     assert_eq!(overlay.device_id(), "test-base");
     for request in [
-        Request::Read { offset: 4000, len: 97 },
-        Request::Write { offset: 4095, data: vec![0; 2] },
-        Request::Write { offset: u64::MAX, data: vec![0; 2] },
+        Request::Read {
+            offset: 4000,
+            len: 97,
+        },
+        Request::Write {
+            offset: 4095,
+            data: vec![0; 2],
+        },
+        Request::Write {
+            offset: u64::MAX,
+            data: vec![0; 2],
+        },
     ] {
-        assert!(matches!(run(&mut overlay, request), Err(DiskError::OutOfRange { .. })));
+        assert!(matches!(
+            run(&mut overlay, request),
+            Err(DiskError::OutOfRange { .. })
+        ));
     }
 }
 
@@ -216,7 +263,10 @@ fn overlay_over_a_chunked_image_reports_a_corrupt_chunk_and_keeps_writes() {
     let image = rng.bytes(64 * 1024);
     std::fs::write(dir.path().join("disk.img"), &image).unwrap();
     let out = dir.path().join("img");
-    let options = PackOptions { chunk_size: 16 * 1024, ..Default::default() };
+    let options = PackOptions {
+        chunk_size: 16 * 1024,
+        ..Default::default()
+    };
     let summary = pack(&dir.path().join("disk.img"), &out, &options, &mut |_, _| {}).unwrap();
     let overlay_path = dir.path().join("overlay.cow");
     let open = || {
@@ -243,16 +293,65 @@ fn overlay_over_a_chunked_image_reports_a_corrupt_chunk_and_keeps_writes() {
     std::fs::write(out.join("sha256").join(bad.to_hex()), b"junk").unwrap();
     std::fs::remove_file(&overlay_path).unwrap();
     let mut overlay = open();
-    run(&mut overlay, Request::Write { offset: 32 * 1024, data: vec![9; 1024] }).unwrap();
-    assert_eq!(run(&mut overlay, Request::Read { offset: 32 * 1024, len: 1024 }).unwrap(), vec![9; 1024]);
-    let result = run(&mut overlay, Request::Read { offset: 32 * 1024, len: 2048 });
-    let err = result.err().expect("a read needing the corrupt chunk must fail");
+    run(
+        &mut overlay,
+        Request::Write {
+            offset: 32 * 1024,
+            data: vec![9; 1024],
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        run(
+            &mut overlay,
+            Request::Read {
+                offset: 32 * 1024,
+                len: 1024
+            }
+        )
+        .unwrap(),
+        vec![9; 1024]
+    );
+    let result = run(
+        &mut overlay,
+        Request::Read {
+            offset: 32 * 1024,
+            len: 2048,
+        },
+    );
+    let err = result
+        .err()
+        .expect("a read needing the corrupt chunk must fail");
     assert!(err.to_string().contains(&bad.to_hex()), "{err}");
     // A partial-sector write needing the corrupt chunk fails without changing anything.
-    let err = run(&mut overlay, Request::Write { offset: 40 * 1024 + 3, data: vec![1; 10] }).unwrap_err();
+    let err = run(
+        &mut overlay,
+        Request::Write {
+            offset: 40 * 1024 + 3,
+            data: vec![1; 10],
+        },
+    )
+    .unwrap_err();
     assert!(matches!(err, DiskError::ChunkCorrupt { .. }));
     assert_eq!(overlay.allocated_clusters(), 1);
     // Whole sectors write without the base, and read back over the corrupt chunk.
-    run(&mut overlay, Request::Write { offset: 40 * 1024, data: vec![2; 512] }).unwrap();
-    assert_eq!(run(&mut overlay, Request::Read { offset: 40 * 1024, len: 512 }).unwrap(), vec![2; 512]);
+    run(
+        &mut overlay,
+        Request::Write {
+            offset: 40 * 1024,
+            data: vec![2; 512],
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        run(
+            &mut overlay,
+            Request::Read {
+                offset: 40 * 1024,
+                len: 512
+            }
+        )
+        .unwrap(),
+        vec![2; 512]
+    );
 }

@@ -38,9 +38,12 @@ fn packing_is_reproducible_and_omits_zero_chunks() {
         cmdline: "quiet".to_string(),
     };
     let mut reports = Vec::new();
-    let first = pack(&image_path, &dir.path().join("a"), &options, &mut |done, total| {
-        reports.push((done, total))
-    })
+    let first = pack(
+        &image_path,
+        &dir.path().join("a"),
+        &options,
+        &mut |done, total| reports.push((done, total)),
+    )
     .unwrap();
     let second = pack(&image_path, &dir.path().join("b"), &options, &mut |_, _| {}).unwrap();
     assert_eq!(tree(&dir.path().join("a")), tree(&dir.path().join("b")));
@@ -64,7 +67,10 @@ fn packing_is_reproducible_and_omits_zero_chunks() {
             assert_eq!(name, "manifest.json");
         }
     }
-    assert_eq!(reports.last(), Some(&(image.len() as u64, image.len() as u64)));
+    assert_eq!(
+        reports.last(),
+        Some(&(image.len() as u64, image.len() as u64))
+    );
     assert_eq!(reports.len(), 7);
 
     // Packing again into the same folder rewrites nothing and changes nothing.
@@ -87,13 +93,24 @@ fn rejects_bad_chunk_sizes_and_missing_inputs() {
         let err = pack(&image_path, dir.path(), &options, &mut |_, _| {}).unwrap_err();
         assert!(matches!(err, PackError::ChunkSize(s) if s == size));
     }
-    let err = pack(&dir.path().join("absent.img"), dir.path(), &PackOptions::default(), &mut |_, _| {})
-        .unwrap_err();
+    let err = pack(
+        &dir.path().join("absent.img"),
+        dir.path(),
+        &PackOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("absent.img"), "{err}");
     let options = PackOptions {
         initrd: Some(dir.path().join("no-initrd")),
         ..Default::default()
     };
-    let err = pack(&image_path, &dir.path().join("out"), &options, &mut |_, _| {}).unwrap_err();
+    let err = pack(
+        &image_path,
+        &dir.path().join("out"),
+        &options,
+        &mut |_, _| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("no-initrd"), "{err}");
 }
