@@ -11,6 +11,11 @@
 //!   (natively a file), durable at every completed flush; the base is never written.
 //!
 //! [`pack`] turns a raw image into the chunked layout (`webx86 image pack`).
+//!
+//! In the browser the same types apply with two host-specific parts supplied from outside: a
+//! [`ChunkSource`] whose `request` starts a `fetch()` and whose `poll` hands over the responses
+//! that have resolved, and an [`OverlayStore`] over an OPFS file (its synchronous access handle in
+//! a Worker has exactly `read`/`write`/`getSize`/`flush`). Nothing here blocks on the network.
 
 use thiserror::Error;
 
