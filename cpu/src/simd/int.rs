@@ -223,8 +223,8 @@ fn pack(a: Vec128, b: Vec128, w: usize, signed: bool, n: usize) -> Vec128 {
             let narrow = match (w, signed) {
                 (1, true) => sat_s::<8>(value),
                 (1, false) => sat_u::<8>(value),
-                _ => sat_s::<16>(value) & 0xFFFF,
-            };
+                _ => sat_s::<16>(value),
+            } & ((1u64 << (8 * w)) - 1);
             let at = (k * per + i) * 8 * w;
             out[at / 64] |= narrow << (at % 64);
         }
