@@ -273,9 +273,11 @@ fn shift_by<const S: u8, const XMM: bool, const SRC: u8>(cpu: &mut Cpu, op: &Op)
     Ok(())
 }
 
-/// EMMS: every x87 tag empty (SDM vol. 2 EMMS); the MMX checks apply.
+/// EMMS: every x87 tag empty (SDM vol. 2 EMMS) and, as for every MMX instruction, TOP = 0
+/// (SDM vol. 3A §12.2); the MMX checks apply.
 fn emms(cpu: &mut Cpu, _op: &Op) -> Exec {
     cpu.mmx_check()?;
+    cpu.mmx_enter();
     cpu.state.fpu.tag = 0xFFFF;
     Ok(())
 }

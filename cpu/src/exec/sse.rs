@@ -242,7 +242,8 @@ fn conversion_handler(k: u8, i: &Instruction) -> Option<Handler> {
 
 /// Conversion `K` from a source of kind `SRC`. Those with an MMX register operand check for a
 /// pending x87 exception and make the MMX transition (SDM vol. 2 CVTPI2PS, CVTPS2PI; vol. 3B
-/// table 22-5: CVTPI2PD with a memory source does neither).
+/// table 22-5: CVTPI2PD with a memory source does neither). CVTPI2PS with a memory source
+/// checks for the pending exception (table 22-5) but, as hardware does, makes no transition.
 fn cvt<const K: u8, const SRC: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
     let mmx = convert::dest(K) == Dest::Mm || SRC == src::MM;
     if mmx || K == kind::CVTPI2PS {
@@ -264,7 +265,7 @@ fn cvt<const K: u8, const SRC: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
         Dest::Mm => cpu.set_mm(op.r0, result[0]),
         Dest::Gpr => cpu.state.regs[(op.r0 & 7) as usize] = convert::gpr_result(result),
     }
-    if mmx || K == kind::CVTPI2PS {
+    if mmx {
         cpu.mmx_enter();
     }
     Ok(())
