@@ -152,7 +152,7 @@ fn quad(op: u8, a: u64, b: u64) -> u64 {
             }
         }),
         op::PMULLW => lanes::<16>(a, b, |x, y| x.wrapping_mul(y)),
-        op::PMULHW => lanes::<16>(a, b, |x, y| (sx::<16>(x) * sx::<16>(y) >> 16) as u64),
+        op::PMULHW => lanes::<16>(a, b, |x, y| ((sx::<16>(x) * sx::<16>(y)) >> 16) as u64),
         op::PMULHUW => lanes::<16>(a, b, |x, y| (x * y) >> 16),
         op::PMADDWD => lanes::<32>(a, b, |x, y| {
             let lo = sx::<16>(x & 0xFFFF) * sx::<16>(y & 0xFFFF);
