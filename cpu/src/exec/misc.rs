@@ -16,7 +16,6 @@ pub const CPU_SIGNATURE: u32 = 0x0000_06D6;
 
 /// CPUID.1:EDX feature bits (SDM vol. 2A CPUID, table 3-11).
 pub mod feature {
-    pub const FPU: u32 = 1 << 0;
     pub const PSE: u32 = 1 << 3;
     pub const TSC: u32 = 1 << 4;
     pub const MSR: u32 = 1 << 5;
@@ -31,7 +30,7 @@ pub mod feature {
     pub const SSE2: u32 = 1 << 26;
 }
 
-/// CPUID.1:EDX, exactly the features webx86 implements. Not (yet) FPU: the x87 unit is
+/// CPUID.1:EDX, exactly the features webx86 implements. Not (yet) FPU (bit 0): the x87 unit is
 /// advertised once it lands; no VME, PAE, APIC, MTRR, PAT, MCE/MCA.
 pub const FEATURES_EDX: u32 = feature::PSE
     | feature::TSC
