@@ -298,6 +298,11 @@ pub enum Arith {
 /// `a op b` for non-NaN operands (NaNs are handled by the caller): the result and the flags
 /// (invalid, divide-by-zero, denormal, and the post-computation ones).
 pub fn arith(f: Format, op: Arith, a: u64, b: u64, env: Env) -> (u64, u32) {
+    if env.rounding == Rounding::Nearest {
+        if let Some(fast) = fast::arith(f, op, a, b) {
+            return fast;
+        }
+    }
     let (va, da) = classify(f, a, env.daz);
     let (vb, db) = classify(f, b, env.daz);
     let mut flags = if da || db { DE } else { 0 };
@@ -442,6 +447,11 @@ fn sign_of(v: Value) -> bool {
 
 /// Square root of a non-NaN operand: the result and flags.
 pub fn sqrt(f: Format, a: u64, env: Env) -> (u64, u32) {
+    if env.rounding == Rounding::Nearest {
+        if let Some(fast) = fast::sqrt(f, a) {
+            return fast;
+        }
+    }
     let (va, da) = classify(f, a, env.daz);
     let mut flags = if da { DE } else { 0 };
     let result = match va {
@@ -530,4 +540,235 @@ pub fn convert(from: Format, to: Format, a: u64, env: Env) -> (u64, u32) {
         Value::Nan => to.default_nan(),
     };
     (result, flags)
+}
+
+/// The common case on the host's floating point: rounding to nearest with normal operands and a
+/// normal result. IEEE 754 makes the host's `f32`/`f64` result bit-exact on every platform
+/// (WebAssembly included: only NaN bits are unspecified there, and no NaN arises here), and
+/// a normal result cannot have underflowed, overflowed or met FTZ/DAZ; only PE remains, decided
+/// exactly with integer arithmetic or an error-free sum. Anything else returns `None` and takes
+/// the exact path.
+mod fast {
+    use super::{Arith, Format, DOUBLE, PE};
+
+    /// The significand (with the implicit bit) of a normal value.
+    fn sig(f: Format, x: u64) -> u128 {
+        u128::from((x & f.frac_mask()) | 1 << f.frac_bits)
+    }
+
+    fn normal(f: Format, x: u64) -> bool {
+        let e = f.exp_field(x);
+        e != 0 && e != f.exp_all()
+    }
+
+    /// The odd part of `v` (trailing zeros removed).
+    fn odd(v: u128) -> u128 {
+        v >> v.trailing_zeros()
+    }
+
+    macro_rules! ops {
+        ($t:ty, $bits:ty) => {
+            /// `(result bits, inexact)` or `None` when the result is not normal.
+            pub(super) fn compute(f: Format, op: Arith, a: u64, b: u64) -> Option<(u64, bool)> {
+                let (x, y) = (<$t>::from_bits(a as $bits), <$t>::from_bits(b as $bits));
+                let y = if op == Arith::Sub { -y } else { y };
+                let r = match op {
+                    Arith::Add | Arith::Sub => x + y,
+                    Arith::Mul => x * y,
+                    Arith::Div => x / y,
+                };
+                if !r.is_normal() {
+                    return None;
+                }
+                let bits = u64::from(r.to_bits());
+                let inexact = match op {
+                    Arith::Add | Arith::Sub => {
+                        // Knuth's TwoSum: the exact rounding error of x + y.
+                        let yy = r - x;
+                        let err = (x - (r - yy)) + (y - yy);
+                        err != 0.0
+                    }
+                    Arith::Mul => {
+                        let p = sig(f, a) * sig(f, b);
+                        128 - p.leading_zeros() - p.trailing_zeros() > f.frac_bits + 1
+                    }
+                    // Exact iff r × y = x: compare the odd parts of the significands.
+                    Arith::Div => odd(sig(f, bits) * sig(f, b)) != odd(sig(f, a)),
+                };
+                Some((bits, inexact))
+            }
+
+            pub(super) fn root(f: Format, a: u64) -> Option<(u64, bool)> {
+                let r = <$t>::from_bits(a as $bits).sqrt();
+                if !r.is_normal() {
+                    return None;
+                }
+                let bits = u64::from(r.to_bits());
+                let s = sig(f, bits);
+                Some((bits, odd(s * s) != odd(sig(f, a))))
+            }
+        };
+    }
+
+    mod single {
+        use super::*;
+        ops!(f32, u32);
+    }
+    mod double {
+        use super::*;
+        ops!(f64, u64);
+    }
+
+    pub fn arith(f: Format, op: Arith, a: u64, b: u64) -> Option<(u64, u32)> {
+        if !normal(f, a) || !normal(f, b) {
+            return None;
+        }
+        let (bits, inexact) = if f == DOUBLE {
+            double::compute(f, op, a, b)?
+        } else {
+            single::compute(f, op, a, b)?
+        };
+        Some((bits, if inexact { PE } else { 0 }))
+    }
+
+    pub fn sqrt(f: Format, a: u64) -> Option<(u64, u32)> {
+        if !normal(f, a) || f.sign(a) {
+            return None;
+        }
+        let (bits, inexact) = if f == DOUBLE {
+            double::root(f, a)?
+        } else {
+            single::root(f, a)?
+        };
+        Some((bits, if inexact { PE } else { 0 }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The host fast path agrees with the exact path wherever it applies, including exact
+    /// results (small integers) where PE must stay clear.
+    #[test]
+    fn fast_path_matches_exact_path() {
+        let exact = Env::from_mxcsr(super::super::mxcsr::DEFAULT);
+        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut fast_hits = 0;
+        for n in 0..200_000 {
+            for f in [SINGLE, DOUBLE] {
+                let pick = |r: u64| -> u64 {
+                    match n % 3 {
+                        // Small integers: many exact sums, products and quotients.
+                        0 => {
+                            let v = (r % 64) as u32 + 1;
+                            from_i32(f, v, exact).0
+                        }
+                        1 => {
+                            let e = u64::from(f.bias() as u32) + (r >> 40) % 16;
+                            (r & f.frac_mask() & !0xFFF) | e << f.frac_bits
+                        }
+                        _ => r & f.mask(),
+                    }
+                };
+                let (a, b) = (pick(next()), pick(next()));
+                if f.is_nan(a) || f.is_nan(b) {
+                    continue;
+                }
+                for op in [Arith::Add, Arith::Sub, Arith::Mul, Arith::Div] {
+                    if let Some(fast) = fast::arith(f, op, a, b) {
+                        fast_hits += 1;
+                        let slow = {
+                            let (va, _) = classify(f, a, false);
+                            let (vb, _) = classify(f, b, false);
+                            let mut flags = 0;
+                            let r = match (va, vb, op) {
+                                (
+                                    Value::Finite {
+                                        sign: sa,
+                                        exp: ea,
+                                        sig: ma,
+                                    },
+                                    Value::Finite {
+                                        sign: sb,
+                                        exp: eb,
+                                        sig: mb,
+                                    },
+                                    Arith::Add | Arith::Sub,
+                                ) => {
+                                    let sb = sb ^ (op == Arith::Sub);
+                                    add_finite(f, (sa, ea, ma), (sb, eb, mb), exact, &mut flags)
+                                }
+                                (
+                                    Value::Finite {
+                                        sign: sa,
+                                        exp: ea,
+                                        sig: ma,
+                                    },
+                                    Value::Finite {
+                                        sign: sb,
+                                        exp: eb,
+                                        sig: mb,
+                                    },
+                                    Arith::Mul,
+                                ) => finish(
+                                    f,
+                                    sa != sb,
+                                    ea + eb,
+                                    u128::from(ma) * u128::from(mb),
+                                    exact,
+                                    &mut flags,
+                                ),
+                                _ => {
+                                    // Division: the exact path with the fast path bypassed.
+                                    let env = Env {
+                                        rounding: Rounding::Nearest,
+                                        ..exact
+                                    };
+                                    let (va, vb) =
+                                        (classify(f, a, false).0, classify(f, b, false).0);
+                                    let (
+                                        Value::Finite {
+                                            sign: sa,
+                                            exp: ex,
+                                            sig: mx,
+                                        },
+                                        Value::Finite {
+                                            sign: sb,
+                                            exp: ey,
+                                            sig: my,
+                                        },
+                                    ) = (va, vb)
+                                    else {
+                                        continue;
+                                    };
+                                    let (lx, ly) = (mx.leading_zeros(), my.leading_zeros());
+                                    let num = u128::from(mx << lx) << 64;
+                                    let den = u128::from(my << ly);
+                                    let q = num / den | u128::from(num % den != 0);
+                                    round_pack(
+                                        f,
+                                        sa != sb,
+                                        (ex - lx as i32) - (ey - ly as i32) - 64,
+                                        q,
+                                        env,
+                                        &mut flags,
+                                    )
+                                }
+                            };
+                            (r, flags)
+                        };
+                        assert_eq!(fast, slow, "{f:?} {op:?} {a:#x} {b:#x}");
+                    }
+                }
+            }
+        }
+        assert!(fast_hits > 100_000);
+    }
 }
