@@ -7,6 +7,7 @@
 //! §12.2); XMM registers and MXCSR are `state.sse`.
 
 pub mod convert;
+mod fast_path;
 pub mod float;
 pub mod fxsave;
 pub mod int;
