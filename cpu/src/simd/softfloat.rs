@@ -299,7 +299,7 @@ pub enum Arith {
 /// (invalid, divide-by-zero, denormal, and the post-computation ones).
 pub fn arith(f: Format, op: Arith, a: u64, b: u64, env: Env) -> (u64, u32) {
     if env.rounding == Rounding::Nearest {
-        if let Some(fast) = super::fast_path::arith(f, op, a, b) {
+        if let Some(fast) = crate::simd::fast_path::arith(f, op, a, b) {
             return fast;
         }
     }
@@ -580,7 +580,7 @@ mod tests {
                     continue;
                 }
                 for op in [Arith::Add, Arith::Sub, Arith::Mul, Arith::Div] {
-                    if let Some(fast) = super::fast_path::arith(f, op, a, b) {
+                    if let Some(fast) = crate::simd::fast_path::arith(f, op, a, b) {
                         fast_hits += 1;
                         let slow = {
                             let (va, _) = classify(f, a, false);
