@@ -24,6 +24,8 @@ pub struct Fetched {
 /// Contract: every `request` is answered by exactly one [`Fetched`] in some later `poll` (or
 /// several identical requests by one each); answers may come in any order. The source does
 /// not verify; [`crate::ChunkedImage`] does, so a corrupt or truncated object can never pass.
+/// A failure answer fails the reads waiting for that chunk (the guest sees an I/O error), so a
+/// network source should retry transient failures itself before answering with one.
 pub trait ChunkSource {
     /// Starts fetching the object named `hash`. Must not block on the network.
     fn request(&mut self, hash: ContentHash);

@@ -44,6 +44,8 @@ pub const SECTORS_PER_CLUSTER: u64 = CLUSTER_SIZE / crate::SECTOR_SIZE;
 pub const INDEX_OFFSET: u64 = 4096;
 /// Bytes in the header that the checksum covers.
 const HEADER_FIELDS: usize = 64;
+/// Overlaid disks are smaller than this, so that every cluster's slot number fits in 32 bits.
+pub const MAX_DISK_SIZE: u64 = 1 << 44;
 /// Index entries per 4 KiB page of the index.
 pub const ENTRIES_PER_PAGE: u64 = CLUSTER_SIZE / 8;
 

@@ -91,8 +91,8 @@ impl<B: BlockBackend, S: OverlayStore> CowOverlay<B, S> {
         let store_len = store.size().map_err(io)?;
         let header = if store_len == 0 {
             let header = Header::new(base.len(), &base.device_id());
-            if header.disk_size > 1 << 44 {
-                return Err(bad("overlays are limited to 16 TiB disks".to_string()));
+            if header.disk_size >= format::MAX_DISK_SIZE {
+                return Err(bad("overlays are limited to disks below 16 TiB".to_string()));
             }
             store.write_at(0, &header.encode()).map_err(io)?;
             store.sync().map_err(io)?;
