@@ -20,6 +20,10 @@ pub trait Platform {
     fn timestamp(&mut self, retired: u64) -> u64 {
         retired
     }
+    /// FERR#: an x87 instruction found an unmasked exception pending while CR0.NE is clear
+    /// (MS-DOS-compatible error reporting). A PC raises IRQ 13 for it; the instruction then
+    /// proceeds as if IGNNE# were asserted.
+    fn fpu_error(&mut self) {}
 }
 
 /// A platform with nothing attached: reads float high, writes vanish, no interrupts.
