@@ -4,16 +4,12 @@
 //! # Using it (the machine's side)
 //!
 //! ```
-//! use std::rc::Rc;
 //! use webx86_devices::chipset::{Chipset, ChipsetConfig};
 //! use webx86_devices::virtio::{
 //!     EntropySource, PciSlot, VirtioBlk, VirtioConsole, VirtioPciSet, VirtioRng, PCI_HOLE_BASE,
 //!     PCI_HOLE_LEN,
 //! };
-//! use webx86_disk::{BlockBackend, Completion, Request, RequestId};
-//! # struct Disk; impl BlockBackend for Disk {
-//! #   fn len(&self) -> u64 { 1 << 20 } fn device_id(&self) -> String { "d".into() }
-//! #   fn submit(&mut self, _: RequestId, _: Request) {} fn poll(&mut self, _: &mut Vec<Completion>) {} }
+//! use webx86_disk::MemoryDisk; // or the chunked image under a copy-on-write overlay
 //! struct HostRandom; // the machine's CSPRNG (getrandom natively, crypto.getRandomValues in wasm)
 //! impl EntropySource for HostRandom {
 //!     fn fill(&mut self, buf: &mut [u8]) { buf.fill(4) }
@@ -25,7 +21,7 @@
 //! // function's memory BAR is pre-assigned (as firmware would) and where Linux may move it.
 //! let mut virtio = VirtioPciSet::new(PCI_HOLE_BASE, PCI_HOLE_LEN);
 //! let bus = &mut pc.devices.pci.bus;
-//! let blk = virtio.add(bus, PciSlot { device: 3, irq: 10 }, VirtioBlk::new(Box::new(Disk))).unwrap();
+//! let blk = virtio.add(bus, PciSlot { device: 3, irq: 10 }, VirtioBlk::new(Box::new(MemoryDisk::zeroed(1 << 20)))).unwrap();
 //! let con = virtio.add(bus, PciSlot { device: 4, irq: 11 }, VirtioConsole::new(80, 25)).unwrap();
 //! let rng = virtio.add(bus, PciSlot { device: 5, irq: 9 }, VirtioRng::new(Box::new(HostRandom))).unwrap();
 //! mem.map_mmio(webx86_mmu::PhysAddr(PCI_HOLE_BASE), PCI_HOLE_LEN, virtio.mmio_window());
