@@ -28,9 +28,11 @@
 //! // Firmware makes PCI interrupts level-triggered (ELCR), as SeaBIOS does.
 //! pc.devices.pic.set_elcr(virtio.irq_mask());
 //!
-//! // In the run loop: at every slice end, and as soon as `needs_poll()` says a queue was
-//! // notified (check it cheaply at block boundaries or before waiting in HLT):
-//! if virtio.needs_poll() {
+//! // In the run loop: poll at every slice end, before idling in HLT when `needs_poll()`, and
+//! // as soon as the wake flag is set (one load: check it at block boundaries and end the
+//! // slice; Linux's hvc console spins after each write until its buffer is used).
+//! let wake = virtio.wake();
+//! if wake.pending() || virtio.needs_poll() {
 //!     virtio.poll(&mut mem);
 //! }
 //! // Whenever `take_irq_change()` is true (after MMIO accesses and polls), drive the lines:
@@ -97,7 +99,7 @@ pub use console::VirtioConsole;
 pub use memory::{GuestMemory, GuestRam};
 pub use queue::{QueueContext, QueueError, Virtqueue};
 pub use rng::{EntropySource, VirtioRng};
-pub use set::{PciSlot, VirtioPciSet, VirtioSetError, PCI_HOLE_BASE, PCI_HOLE_LEN};
+pub use set::{PciSlot, VirtioPciSet, VirtioSetError, VirtioWake, PCI_HOLE_BASE, PCI_HOLE_LEN};
 pub use transport::VirtioPci;
 
 /// Red Hat's PCI vendor ID, used by all virtio devices.

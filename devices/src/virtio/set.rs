@@ -144,6 +144,25 @@ impl Mmio for VirtioMmioWindow {
     }
 }
 
+/// A cheap, cloneable view of "a virtio function wants attention": a queue was notified, a
+/// driver activated a device, or an interrupt line may have changed. The machine keeps one
+/// where it checks for events at block boundaries (one load each), and ends the slice to call
+/// [`VirtioPciSet::poll`] / [`VirtioPciSet::for_each_irq`] when it is set.
+///
+/// This matters for latency: Linux's virtio console busy-waits after each transmit notification
+/// until the used entry appears (`__send_to_port` spins on `virtqueue_get_buf`), so every
+/// instruction between the notification and the next poll is wasted guest time.
+#[derive(Clone)]
+pub struct VirtioWake(Rc<Signals>);
+
+impl VirtioWake {
+    /// Whether a poll or an interrupt-line update is due.
+    #[inline]
+    pub fn pending(&self) -> bool {
+        self.0.work.get() || self.0.irq_changed.get()
+    }
+}
+
 /// The machine's virtio functions.
 pub struct VirtioPciSet {
     registry: Rc<Registry>,
@@ -202,6 +221,11 @@ impl VirtioPciSet {
             base: self.window_base,
             registry: self.registry.clone(),
         })
+    }
+
+    /// The cheap attention flag to check at block boundaries.
+    pub fn wake(&self) -> VirtioWake {
+        VirtioWake(self.registry.signals.clone())
     }
 
     /// Whether a poll has work: a queue was notified or a driver activated a device since the

@@ -159,7 +159,10 @@ fn request_through_mmio_interrupts_at_the_pic() {
     assert!(!set.needs_poll());
     mem.write(PhysAddr(avail + 4), 2, 0);
     mem.write(PhysAddr(avail + 2), 2, 1);
+    let wake = set.wake();
+    assert!(!wake.pending());
     mem.write(PhysAddr(bar + NOTIFY_OFFSET), 2, 0);
+    assert!(wake.pending(), "the notification raises the wake flag");
     assert!(set.needs_poll(), "the notification asks for a poll");
     set.poll(&mut mem);
     assert!(!set.needs_poll());
