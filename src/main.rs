@@ -6,6 +6,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use webx86::rom::{load_rom, rom_cpu, run_rom, RomEnd, StdioOutput};
 
+mod image_cmd;
+
 /// Exit status when the instruction budget (`--max-instructions`) runs out.
 const EXIT_BUDGET: u8 = 2;
 
@@ -15,7 +17,8 @@ const EXIT_BUDGET: u8 = 2;
     version,
     about = "A full-system x86 (i686) PC emulator",
     long_about = "A full-system x86 (i686) PC emulator.\n\nFor now it runs raw ROM images such as \
-                  the test386 conformance ROM (`webx86 rom FILE`); booting Debian comes later."
+                  the test386 conformance ROM (`webx86 rom FILE`) and packs disk images \
+                  (`webx86 image pack`); booting Debian comes later."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -49,6 +52,8 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Work with disk images in the chunked layout (`image pack`).
+    Image(image_cmd::ImageArgs),
 }
 
 fn parse_port(text: &str) -> Result<u16, String> {
@@ -62,6 +67,7 @@ fn parse_port(text: &str) -> Result<u16, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Image(args) => image_cmd::run(args),
         Command::Rom {
             file,
             post_port,

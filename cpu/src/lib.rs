@@ -13,6 +13,7 @@ pub mod ir;
 mod platform;
 mod protected;
 mod run;
+pub mod simd;
 pub mod state;
 
 use std::collections::HashSet;

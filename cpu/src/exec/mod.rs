@@ -22,10 +22,13 @@ mod far;
 mod flagops;
 mod io;
 mod misc;
+mod mmx;
 mod mov;
 mod muldiv;
 mod segment;
 mod shift;
+mod sse;
+mod sse_move;
 mod stack;
 mod string;
 mod system;
@@ -35,7 +38,7 @@ mod x87;
 /// Lowers a valid decoded instruction. Instructions no group implements raise #UD (logged once
 /// when executed).
 pub fn lower(i: &Instruction) -> Lowered {
-    let groups: [fn(&Instruction) -> Option<Lowered>; 21] = [
+    let groups: [fn(&Instruction) -> Option<Lowered>; 24] = [
         alu::lower,
         mov::lower,
         branch::lower,
@@ -58,6 +61,9 @@ pub fn lower(i: &Instruction) -> Lowered {
         segment::lower,
         far::lower,
         system::lower,
+        mmx::lower,
+        sse::lower,
+        sse_move::lower,
     ];
     for group in groups {
         if let Some(lowered) = group(i) {
