@@ -38,7 +38,7 @@ const RESEEDED_BYTES: usize = 1 << 20;
 /// Instructions (and exception deliveries) per chunk.
 const CHUNK_INSTRUCTIONS: u64 = 25_000;
 /// Chunks per mode in optimised and unoptimised builds.
-const RELEASE_CHUNKS: u32 = 160;
+const RELEASE_CHUNKS: u32 = 400;
 const DEBUG_CHUNKS: u32 = 8;
 /// Restarts per chunk before moving on (a stop can come at once, e.g. HLT at the entry point).
 const MAX_RESTARTS: u32 = 5_000;
