@@ -186,9 +186,29 @@ impl CpuState {
 
     #[inline]
     pub fn cf(&self) -> bool {
-        match self.lazy.op {
+        let lazy = &self.lazy;
+        // Shifting operands so the sign bit is bit 31 drops bits above the size, keeping order.
+        let shift = (32 - 8 * lazy.size) & 31;
+        let carry_in = lazy.carry_in != 0;
+        match lazy.op {
             op::NONE | op::INC | op::DEC => self.eflags & flag::CF != 0,
             op::LOGIC => false,
+            op::ADD => {
+                let (a, r) = (lazy.src1 << shift, lazy.res << shift);
+                if carry_in {
+                    r <= a
+                } else {
+                    r < a
+                }
+            }
+            op::SUB => {
+                let (a, b) = (lazy.src1 << shift, lazy.src2 << shift);
+                if carry_in {
+                    a <= b
+                } else {
+                    a < b
+                }
+            }
             _ => self.arith(flag::CF),
         }
     }
