@@ -6,6 +6,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use webx86::rom::{load_rom, rom_cpu, run_rom, RomEnd, StdioOutput};
 
+mod image_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "webx86",
@@ -35,6 +37,8 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Work with disk images in the chunked layout (`image pack`).
+    Image(image_cmd::ImageArgs),
 }
 
 fn parse_port(text: &str) -> Result<u16, String> {
@@ -48,6 +52,7 @@ fn parse_port(text: &str) -> Result<u16, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Image(args) => image_cmd::run(args),
         Command::Rom {
             file,
             post_port,
