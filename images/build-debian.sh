@@ -9,7 +9,8 @@
 #   --no-pack  stop after the image, kernel and initrd (no webx86 binary needed)
 # Environment:
 #   WEBX86_GUEST_DIR   where to build (default: target/guest in the repository)
-#   WEBX86             the webx86 binary to pack with (default: target/release/webx86, built if missing)
+#   WEBX86             the webx86 binary to pack with (default: target/release/webx86, else
+#                      target/debug/webx86, else cargo build --release)
 #   DEBIAN_MIRROR      Debian mirror (default http://deb.debian.org/debian)
 #   DEBIAN_SECURITY    yes, no or auto (default): use bookworm-security; auto goes on without it
 #                      when the build fails with it (e.g. a mirror caught mid-sync)
@@ -63,7 +64,7 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1767225600}
 # Fixed file system identity, so the same tree gives the same image.
 fs_uuid=7bf9a8a9-9702-4e41-8994-7364dca88142
 fs_hash_seed=0cbf6689-ee5f-41a5-923c-b07f1df9cc52
-fs_label=webx86-root
+fs_label='webx86-root'
 # Free space for the guest's own writes, on top of what the tree uses.
 headroom_mib=256
 # Inodes for the guest's new files, on top of those the tree uses.
@@ -101,10 +102,11 @@ variant=debian
 if ((small)); then
     variant=debian-small
     # The CI variant keeps the modules a guest on virtio and a PC chipset can load and drops the
-    # rest (graphics, sound, wireless, media, InfiniBand, USB devices, ...): most of the image's
-    # size and of the time to write it. The kernel and initrd are the same as the full variant's.
+    # rest (graphics, sound, wireless, media, InfiniBand, USB devices, ...): a third of the tree.
+    # The kernel and initrd are the same as the full variant's (drivers/input stays: the initrd
+    # takes psmouse from it).
     for dir in drivers/gpu drivers/media drivers/net/wireless drivers/net/ethernet drivers/infiniband \
-        drivers/staging drivers/usb drivers/hid drivers/input drivers/scsi drivers/iio drivers/isdn \
+        drivers/staging drivers/usb drivers/hid drivers/scsi drivers/iio drivers/isdn \
         drivers/bluetooth drivers/mtd drivers/hwmon drivers/misc drivers/platform drivers/video \
         sound net/wireless net/mac80211 net/bluetooth; do
         dpkg_opts+=("path-exclude=/lib/modules/*/kernel/$dir/*" "path-exclude=/usr/lib/modules/*/kernel/$dir/*")
@@ -192,6 +194,7 @@ else
     log "clamping file times to SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
     find "$rootfs" -newermt "@$SOURCE_DATE_EPOCH" -print0 | xargs -0r touch -h -d "@$SOURCE_DATE_EPOCH"
 
+    # shellcheck disable=SC2016 # ${Package} etc. are dpkg-query's fields
     chroot "$rootfs" dpkg-query -W -f '${Package} ${Version} ${Architecture}\n' | sort >"$build/packages.txt"
     echo "$rootfs_stamp" >"$build/rootfs.stamp"
     log "root file tree done: $(wc -l <"$build/packages.txt") packages"
@@ -247,8 +250,13 @@ if ((!pack)); then
     log "done (--no-pack): $build"
     exit 0
 fi
-webx86=${WEBX86:-$repo/target/release/webx86}
+webx86=${WEBX86:-}
+if [[ -z $webx86 ]]; then
+    webx86=$repo/target/release/webx86
+    [[ ! -x $webx86 && -x $repo/target/debug/webx86 ]] && webx86=$repo/target/debug/webx86
+fi
 if [[ ! -x $webx86 ]]; then
+    webx86=$repo/target/release/webx86
     command -v cargo >/dev/null 2>&1 || die "no webx86 binary at $webx86 and no cargo to build it (set WEBX86=, or use --no-pack)"
     log "building webx86 (cargo build --release) to pack the image"
     (cd "$repo" && cargo build --release --quiet --bin webx86) || die "cargo build failed"

@@ -38,12 +38,14 @@ for file in vmlinuz initrd.img root.ext2 cmdline; do
     [[ -f $build/$file ]] || die "$build/$file is missing: run images/build-debian.sh first"
 done
 if ! command -v qemu-system-i386 >/dev/null 2>&1; then
-    [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1 ||
+    if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
         die "qemu-system-i386 is missing (Debian package qemu-system-x86)"
+    fi
     echo "check-with-qemu.sh: installing qemu-system-x86" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86 </dev/null >&2
 fi
 
+# shellcheck disable=SC2054 # the commas are QEMU's option syntax
 qemu=(
     qemu-system-i386 -accel tcg -machine pc -cpu "${QEMU_CPU:-pentium3}" -m "${QEMU_MEM:-512M}"
     -nodefaults -no-user-config -display none -no-reboot

@@ -134,6 +134,7 @@ def main() -> int:
             out = console.run("systemctl is-active serial-getty@hvc0.service serial-getty@ttyS0.service")
             check("gettys on hvc0 and ttyS0", out.split() == ["active", "active"], out.replace("\n", " "))
             print(console.run("uname -a; cat /proc/cmdline; systemd-analyze time 2>&1 | head -3"))
+            print("slowest units:\n" + console.run("systemd-analyze blame 2>&1 | head -8"))
         # With acpi=off the kernel has no way to switch the machine off: it prints "Power down"
         # and halts. That line is the end of a clean shutdown; an emulator may exit then or not.
         console.send("systemctl poweroff\r")
