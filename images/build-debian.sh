@@ -125,7 +125,7 @@ rootfs=$build/rootfs
 # Tool -> Debian package that provides it.
 declare -A tool_packages=(
     [mmdebstrap]=mmdebstrap [mke2fs]=e2fsprogs [e2fsck]=e2fsprogs [python3]=python3-minimal
-    [sha256sum]=coreutils [zstd]=zstd [chroot]=coreutils
+    [sha256sum]=coreutils [chroot]=coreutils
 )
 missing=()
 for tool in "${!tool_packages[@]}"; do
@@ -156,7 +156,7 @@ up_to_date() { ((!force)) && [[ -f $1 && $(cat "$1") == "$2" ]]; }
 
 rootfs_stamp=$(stamp_of "suite=$suite" "mirror=$mirror $security_mirror" "epoch=$SOURCE_DATE_EPOCH" \
     "packages=${packages[*]}" "dpkg=${dpkg_opts[*]}" \
-    "files=$(files_hash debian)" "tools=$(files_hash rootfs-listing.py)" "step1=v1")
+    "files=$(files_hash debian)" "step1=v1")
 if up_to_date "$build/rootfs.stamp" "$rootfs_stamp" && [[ -d $rootfs ]]; then
     log "root file tree is up to date: $rootfs"
 else
@@ -205,7 +205,7 @@ fi
 image=$build/root.ext2
 image_stamp=$(stamp_of "$rootfs_stamp" "uuid=$fs_uuid seed=$fs_hash_seed label=$fs_label" \
     "headroom=$headroom_mib $headroom_inodes" "cmdline=$cmdline" \
-    "normalize=$(files_hash ext2-normalize-times.py)" "step2=v1")
+    "tools=$(files_hash rootfs-listing.py ext2-normalize-times.py)" "step2=v1")
 if up_to_date "$build/image.stamp" "$image_stamp" && [[ -f $image ]]; then
     log "image is up to date: $image"
 else
