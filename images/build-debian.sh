@@ -161,7 +161,10 @@ if up_to_date "$build/rootfs.stamp" "$rootfs_stamp" && [[ -d $rootfs ]]; then
     log "root file tree is up to date: $rootfs"
 else
     rm -f "$build/rootfs.stamp" "$build/image.stamp" "$build/pack.stamp"
-    rm -rf "$rootfs"
+    if [[ -d $rootfs ]]; then
+        log "removing the out-of-date root file tree"
+        rm -rf "$rootfs"
+    fi
     log "building the root file tree with mmdebstrap ($suite i386, ${#packages[@]} packages + minbase)"
     mm_args=(
         --mode=root --variant=minbase --architectures=i386
