@@ -9,29 +9,34 @@ use crate::state::{flag, CpuState};
 /// The operation recorded in [`LazyFlags::op`].
 pub mod op {
     /// Nothing pending: EFLAGS holds the arithmetic flags.
-    pub const NONE: u32 = 0;
+    pub const NONE: u8 = 0;
     /// `res = src1 + src2 + carry_in`.
-    pub const ADD: u32 = 1;
+    pub const ADD: u8 = 1;
     /// `res = src1 - src2 - carry_in` (also CMP, NEG as `0 - src2`).
-    pub const SUB: u32 = 2;
+    pub const SUB: u8 = 2;
     /// AND/OR/XOR/TEST: CF = OF = AF = 0.
-    pub const LOGIC: u32 = 3;
+    pub const LOGIC: u8 = 3;
     /// INC: as ADD of 1, but CF is kept in EFLAGS.
-    pub const INC: u32 = 4;
+    pub const INC: u8 = 4;
     /// DEC: as SUB of 1, but CF is kept in EFLAGS.
-    pub const DEC: u32 = 5;
+    pub const DEC: u8 = 5;
 }
 
-/// A pending flags computation. `size` is the operand size in bytes (1, 2 or 4).
+/// A pending flags computation, 16 bytes so that recording one is a few stores.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct LazyFlags {
-    pub op: u32,
-    pub size: u32,
+    /// One of the [`op`] constants.
+    pub op: u8,
+    /// 32 minus the operand size in bits (24, 16 or 0): shifting a value left by it puts the
+    /// operand's sign bit at bit 31 and drops the bits above the operand.
+    pub shift: u8,
+    /// The carry into ADC/SBB (0 or 1).
+    pub carry_in: u8,
+    pub _pad: u8,
     pub res: u32,
     pub src1: u32,
     pub src2: u32,
-    pub carry_in: u32,
 }
 
 #[inline(always)]
@@ -41,14 +46,10 @@ fn parity(byte: u32) -> bool {
 
 impl LazyFlags {
     fn mask(&self) -> u32 {
-        match self.size {
-            1 => 0xFF,
-            2 => 0xFFFF,
-            _ => u32::MAX,
-        }
+        u32::MAX >> (self.shift & 31)
     }
     fn sign(&self) -> u32 {
-        1u32 << (self.size.clamp(1, 4) * 8 - 1)
+        1u32 << (31 - (self.shift & 31))
     }
 
     /// The six arithmetic flags; `old_cf` is EFLAGS.CF, kept by INC and DEC.
@@ -116,7 +117,7 @@ impl CpuState {
     #[inline(always)]
     pub fn set_lazy(
         &mut self,
-        op: u32,
+        op: u8,
         size: usize,
         res: u32,
         src1: u32,
@@ -125,26 +126,28 @@ impl CpuState {
     ) {
         self.lazy = LazyFlags {
             op,
-            size: size as u32,
+            shift: (32 - 8 * size) as u8,
+            carry_in: carry_in as u8,
+            _pad: 0,
             res,
             src1,
             src2,
-            carry_in: carry_in as u32,
         };
     }
 
     /// Records INC or DEC, keeping CF: it is folded into EFLAGS first.
     #[inline(always)]
-    pub fn set_lazy_keep_cf(&mut self, op: u32, size: usize, res: u32, src1: u32) {
+    pub fn set_lazy_keep_cf(&mut self, op: u8, size: usize, res: u32, src1: u32) {
         let cf = self.cf();
         self.eflags = (self.eflags & !flag::CF) | cf as u32;
         self.lazy = LazyFlags {
             op,
-            size: size as u32,
+            shift: (32 - 8 * size) as u8,
+            carry_in: 0,
+            _pad: 0,
             res,
             src1,
             src2: 1,
-            carry_in: 0,
         };
     }
 
@@ -188,7 +191,7 @@ impl CpuState {
     pub fn cf(&self) -> bool {
         let lazy = &self.lazy;
         // Shifting operands so the sign bit is bit 31 drops bits above the size, keeping order.
-        let shift = (32 - 8 * lazy.size) & 31;
+        let shift = lazy.shift & 31;
         let carry_in = lazy.carry_in != 0;
         match lazy.op {
             op::NONE | op::INC | op::DEC => self.eflags & flag::CF != 0,
@@ -215,7 +218,7 @@ impl CpuState {
     /// The pending result shifted so its sign bit is bit 31 (bits above the size drop out).
     #[inline(always)]
     fn lazy_res_top(&self) -> u32 {
-        self.lazy.res << ((32 - 8 * self.lazy.size) & 31)
+        self.lazy.res << (self.lazy.shift & 31)
     }
     #[inline(always)]
     pub fn zf(&self) -> bool {
@@ -258,7 +261,7 @@ impl CpuState {
         if lazy.op == op::SUB && lazy.carry_in == 0 && matches!(cc >> 1, 1 | 2 | 3 | 6 | 7) {
             // After SUB/CMP the comparisons follow from the operands directly: shifting both
             // so the operand's sign bit is bit 31 drops bits above the size and keeps order.
-            let shift = (32 - 8 * lazy.size) & 31;
+            let shift = lazy.shift & 31;
             let (a, b) = (lazy.src1 << shift, lazy.src2 << shift);
             let result = match cc >> 1 {
                 1 => a < b,

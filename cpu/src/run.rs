@@ -79,33 +79,36 @@ impl Cpu {
     fn run_block(&mut self, block: &Rc<crate::Block>, end: u64) -> bool {
         block.hits.set(block.hits.get().wrapping_add(1));
         let left = end.saturating_sub(self.state.retired);
-        let ops = &block.ops[..block.ops.len().min(left.try_into().unwrap_or(usize::MAX))];
-        let mut done = 0u64;
-        for op in ops {
+        let all = &block.ops[..];
+        let ops = if all.len() as u64 <= left {
+            all
+        } else {
+            &all[..left as usize]
+        };
+        for (n, op) in ops.iter().enumerate() {
             let start = self.state.eip;
             self.state.eip = start.wrapping_add(u32::from(op.len));
             if let Err(fault) = (op.handler)(self, op) {
                 self.state.eip = start;
-                self.state.retired += done;
+                self.state.retired += n as u64;
                 self.exception(fault);
                 return false;
             }
-            done += 1;
             // Writes through `write_lin`/`write_sys` that hit decoded code set `end_block`.
             if self.end_block {
                 self.end_block = false;
                 self.invalidate_written_code();
-                self.state.retired += done;
+                self.state.retired += n as u64 + 1;
                 return false;
             }
         }
-        self.state.retired += done;
+        self.state.retired += ops.len() as u64;
         if self.mmu.phys.code_written() {
             // Code written by other paths (interrupt frames, bulk string copies).
             self.invalidate_written_code();
             return false;
         }
-        block.chains && ops.len() == block.ops.len() && self.state.retired < end
+        block.chains && ops.len() == all.len() && self.state.retired < end
     }
 
     /// Drops decoded blocks of code pages written since the last check.

@@ -15,7 +15,9 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
     };
     let handler = match i.mnemonic() {
         Mnemonic::Jmp => jmp_rel,
-        m if is_jcc(m) => JCC[(i.condition_code() as usize).wrapping_sub(1) & 15],
+        m if is_jcc(m) => {
+            JCC[usize::from(near16)][(i.condition_code() as usize).wrapping_sub(1) & 15]
+        }
         _ => return None,
     };
     let mut op = Op::from_instr(i, handler);
@@ -63,15 +65,53 @@ fn jmp_rel(cpu: &mut Cpu, op: &Op) -> Exec {
     cpu.branch_near(target)
 }
 
-/// Jcc handlers by condition code (iced's `ConditionCode` minus one is the encoding's nibble).
-const JCC: [crate::ir::Handler; 16] = [
-    jcc::<0>, jcc::<1>, jcc::<2>, jcc::<3>, jcc::<4>, jcc::<5>, jcc::<6>, jcc::<7>, jcc::<8>,
-    jcc::<9>, jcc::<10>, jcc::<11>, jcc::<12>, jcc::<13>, jcc::<14>, jcc::<15>,
+/// Jcc handlers by operand size (16-bit targets wrap at 64 KiB) and condition code (iced's
+/// `ConditionCode` minus one is the encoding's nibble).
+const JCC: [[crate::ir::Handler; 16]; 2] = [
+    [
+        jcc::<0, false>,
+        jcc::<1, false>,
+        jcc::<2, false>,
+        jcc::<3, false>,
+        jcc::<4, false>,
+        jcc::<5, false>,
+        jcc::<6, false>,
+        jcc::<7, false>,
+        jcc::<8, false>,
+        jcc::<9, false>,
+        jcc::<10, false>,
+        jcc::<11, false>,
+        jcc::<12, false>,
+        jcc::<13, false>,
+        jcc::<14, false>,
+        jcc::<15, false>,
+    ],
+    [
+        jcc::<0, true>,
+        jcc::<1, true>,
+        jcc::<2, true>,
+        jcc::<3, true>,
+        jcc::<4, true>,
+        jcc::<5, true>,
+        jcc::<6, true>,
+        jcc::<7, true>,
+        jcc::<8, true>,
+        jcc::<9, true>,
+        jcc::<10, true>,
+        jcc::<11, true>,
+        jcc::<12, true>,
+        jcc::<13, true>,
+        jcc::<14, true>,
+        jcc::<15, true>,
+    ],
 ];
 
-fn jcc<const CC: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
+fn jcc<const CC: u8, const OP16: bool>(cpu: &mut Cpu, op: &Op) -> Exec {
     if cpu.state.condition(CC) {
-        let target = relative_target(cpu, op);
+        let mut target = cpu.state.eip.wrapping_add(op.imm);
+        if OP16 {
+            target &= 0xFFFF;
+        }
         cpu.branch_near(target)
     } else {
         Ok(())
