@@ -5,10 +5,10 @@
 //! #XM delivery through the IDT and the hand-checked memory forms the host tests cannot cover
 //! (MOVSS/MOVSD loads, MOVLPS/MOVHPS, MASKMOVQ/MASKMOVDQU, MOVNTI, LDMXCSR/STMXCSR).
 
+mod machine;
 mod pm_machine;
-mod simd_machine;
 
-use simd_machine::{Machine, DATA};
+use machine::simd::{Machine, DATA};
 use webx86_cpu::fault::vector;
 use webx86_cpu::state::{cr0, cr4, flag};
 use webx86_cpu::Fault;

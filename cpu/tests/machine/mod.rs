@@ -24,5 +24,8 @@ pub mod host;
 pub mod prng;
 pub mod runner;
 pub mod segments;
+pub mod simd;
+#[macro_use]
+pub mod x87;
 
 pub use prng::Rng;
