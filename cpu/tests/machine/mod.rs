@@ -20,7 +20,9 @@
 #![allow(dead_code, unused_macros, unused_imports)]
 
 pub mod alu;
+pub mod flow;
 pub mod host;
+pub mod paging;
 pub mod prng;
 pub mod runner;
 pub mod segments;
