@@ -6,7 +6,6 @@
 //! (MOVSS/MOVSD loads, MOVLPS/MOVHPS, MASKMOVQ/MASKMOVDQU, MOVNTI, LDMXCSR/STMXCSR).
 
 mod machine;
-mod pm_machine;
 
 use machine::simd::{Machine, DATA};
 use webx86_cpu::fault::vector;
@@ -253,7 +252,7 @@ fn faulting_comiss_and_cvtss2si_leave_eflags_and_eax() {
 /// A guest handler for #XM receives control with the faulting instruction's address pushed.
 #[test]
 fn simd_exception_is_delivered_through_the_idt() {
-    use pm_machine::*;
+    use machine::pm::*;
     let mut h = Harness::new(0);
     h.catch_exceptions();
     h.cpu.state.cr4 |= cr4::OSFXSR | cr4::OSXMMEXCPT;

@@ -23,10 +23,12 @@ pub mod alu;
 pub mod flow;
 pub mod host;
 pub mod paging;
+pub mod pm;
 pub mod prng;
 pub mod runner;
 pub mod segments;
 pub mod simd;
+pub mod tables;
 #[macro_use]
 pub mod x87;
 

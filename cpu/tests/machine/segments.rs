@@ -52,3 +52,46 @@ pub fn flat32_state(eip: u32) -> CpuState {
     s.eflags = flag::FIXED;
     s
 }
+
+/// A segment descriptor (SDM vol. 3A §3.4.5): `limit` is the raw 20-bit field, `access` the
+/// P/DPL/S/type byte, `flags` the G/D/L/AVL nibble.
+pub fn descriptor(base: u32, limit: u32, access: u8, flags: u8) -> u64 {
+    let (base, limit) = (u64::from(base), u64::from(limit));
+    (limit & 0xFFFF)
+        | (base & 0xFF_FFFF) << 16
+        | u64::from(access) << 40
+        | (limit >> 16 & 0xF) << 48
+        | u64::from(flags & 0xF) << 52
+        | (base >> 24) << 56
+}
+
+/// A gate descriptor (call, interrupt, trap or task gate; SDM vol. 3A §5.8.3, §6.11): `access`
+/// is P/DPL/type, `params` the call-gate parameter count.
+pub fn gate(selector: u16, offset: u32, access: u8, params: u8) -> u64 {
+    let offset = u64::from(offset);
+    (offset & 0xFFFF)
+        | u64::from(selector) << 16
+        | u64::from(params & 0x1F) << 32
+        | u64::from(access) << 40
+        | (offset >> 16) << 48
+}
+
+/// The hidden part a segment register holds after loading `selector` with descriptor `desc`.
+pub fn cache_of(selector: u16, desc: u64) -> Segment {
+    let high = (desc >> 32) as u32;
+    let raw_limit = (desc & 0xFFFF) as u32 | (high & 0xF_0000);
+    let limit = if high & attr::G != 0 {
+        raw_limit << 12 | 0xFFF
+    } else {
+        raw_limit
+    };
+    let mut seg = Segment {
+        selector: u32::from(selector),
+        base: ((desc >> 16) & 0xFF_FFFF) as u32 | (high & 0xFF00_0000),
+        limit,
+        attrs: high & 0x00F0_FF00,
+        ..Segment::default()
+    };
+    seg.refresh_checks(selector & !3 != 0);
+    seg
+}
