@@ -5,7 +5,7 @@
 mod machine;
 
 use machine::flow::{data_segment, Machine, CODE};
-use machine::Rng;
+use machine::prng::XorShift32 as Rng;
 use webx86_cpu::fault::vector;
 use webx86_cpu::state::{flag, reg, sreg};
 use webx86_cpu::Fault;
@@ -64,17 +64,17 @@ fn rep_code(movs: bool, size: u32) -> Vec<u8> {
 
 #[test]
 fn rep_movs_and_stos_match_element_semantics() {
-    let mut rng = Rng::new(0x1234_5678);
+    let mut rng = Rng(0x1234_5678);
     for round in 0..160 {
         let movs = round % 3 != 0;
-        let size = [1u32, 2, 4][(rng.next_u32() % 3) as usize];
-        let down = rng.next_u32() % 2 == 1;
-        let count = rng.next_u32() % (0x1800 / size) + 1;
+        let size = [1u32, 2, 4][(rng.next() % 3) as usize];
+        let down = rng.next() % 2 == 1;
+        let count = rng.next() % (0x1800 / size) + 1;
         let span = count * size;
         // Start addresses that keep the whole run inside the area.
         let pick = |rng: &mut Rng| {
             let free = AREA_LEN as u32 - span - 8;
-            let low = rng.next_u32() % free + 4;
+            let low = rng.next() % free + 4;
             if down {
                 low + span - size
             } else {
@@ -82,9 +82,9 @@ fn rep_movs_and_stos_match_element_semantics() {
             }
         };
         let esi = pick(&mut rng);
-        let mut edi = if rng.next_u32().is_multiple_of(2) {
+        let mut edi = if rng.next().is_multiple_of(2) {
             // Near the source, to exercise every kind of overlap.
-            let delta = (rng.next_u32() % 16) as i32 - 8;
+            let delta = (rng.next() % 16) as i32 - 8;
             let cand = (esi as i32 + delta) as u32;
             if cand >= 4 && cand + span + 4 < AREA_LEN as u32 && (!down || cand >= span) {
                 cand
@@ -97,8 +97,8 @@ fn rep_movs_and_stos_match_element_semantics() {
         if down && edi + 1 < span {
             edi = pick(&mut rng);
         }
-        let eax = rng.next_u32();
-        let mut mem: Vec<u8> = (0..AREA_LEN).map(|_| rng.next_u32() as u8).collect();
+        let eax = rng.next();
+        let mut mem: Vec<u8> = (0..AREA_LEN).map(|_| rng.next() as u8).collect();
 
         let mut m = Machine::flat32();
         m.write_bytes(AREA, &mem);
@@ -181,7 +181,7 @@ fn single_string_ops_all_sizes_and_directions() {
 #[test]
 fn cmps_and_scas_flags_match_host() {
     use machine::host::host_cmp_flags;
-    let mut rng = Rng::new(0xBADC_0FFE);
+    let mut rng = Rng(0xBADC_0FFE);
     for n in 0..600 {
         let size = [1u32, 2, 4][n % 3];
         let edge = [
@@ -198,16 +198,16 @@ fn cmps_and_scas_flags_match_host() {
             u32::MAX,
         ];
         let a = if n % 4 == 0 {
-            edge[(rng.next_u32() % 11) as usize]
+            edge[(rng.next() % 11) as usize]
         } else {
-            rng.next_u32()
+            rng.next()
         };
         let b = if n % 5 == 0 {
             a
         } else if n % 4 == 1 {
-            edge[(rng.next_u32() % 11) as usize]
+            edge[(rng.next() % 11) as usize]
         } else {
-            rng.next_u32()
+            rng.next()
         };
         let mut m = Machine::flat32();
         m.write32(0x2000, a);

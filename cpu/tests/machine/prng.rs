@@ -33,3 +33,18 @@ impl Rng {
         self.next_u32() & 1 != 0
     }
 }
+
+/// xorshift32: the generator the string tests were written with, kept so that their random
+/// cases (and so their run time) stay the same.
+pub struct XorShift32(pub u32);
+
+impl XorShift32 {
+    pub fn next(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x
+    }
+}
