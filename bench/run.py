@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """Interpreter throughput: guest instructions per second, natively and as WebAssembly in Node.
 
-Usage: bench/run.py [--no-build] [--timeout SECONDS] [--outer R] [--inner M]
+Usage: bench/run.py [--no-build] [--timeout SECONDS] [--only NAME,...] [--outer R] [--inner M]
+                    [--dot-passes P] [--mandel-frames F]
 
-Builds the release binary and the release .wasm (unless --no-build), generates the loop ROM
-(bench/make-loop-rom.py), then runs each workload once per engine, one after the other:
+Builds the release binary and the release .wasm (unless --no-build), generates the benchmark
+ROMs (bench/make-loop-rom.py, bench/make-float-rom.py), then runs each workload once per
+engine, one after the other:
   native  target/release/webx86 rom --stats ROM
   node    node web/node/run-rom.mjs --stats ROM   (the release .wasm)
-Workloads: test386 (../shared/conformance/test386) and the tight integer loop ROM. Each run's
-port 0xE9 output is compared with what it must be, so a figure from a wrong run is marked.
-Prints the figures as measured, side by side; asserts nothing about speed. Exit status 1 if a
-run failed or printed the wrong output, else 0.
+Workloads: test386 (../shared/conformance/test386), the tight integer loop, and x87 and SSE2
+versions of a dot product and a Mandelbrot loop. Each run's port 0xE9 output is compared with
+what it must be (and the generated ROMs' instruction counts with the predicted ones), so a
+figure from a wrong run is marked. Prints each run as it finishes, then guest MIPS natively and
+in Node side by side; asserts nothing about speed. Exit status 1 if a run failed or printed the
+wrong output, else 0.
 """
 import argparse
 import os
@@ -22,6 +26,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST386 = os.path.join(ROOT, '..', 'shared', 'conformance', 'test386')
+FLOAT_WORKLOADS = ('x87-dot', 'sse2-dot', 'x87-mandel', 'sse2-mandel')
+WORKLOADS = ('test386', 'integer-loop') + FLOAT_WORKLOADS
 STATS_RE = re.compile(r'(\d+) instructions retired in ([\d.]+) s, ([\d.]+) guest MIPS')
 
 
@@ -78,24 +84,43 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     ap.add_argument('--no-build', action='store_true', help='use the binaries as built')
     ap.add_argument('--timeout', type=int, default=600, help='seconds per run (600)')
+    ap.add_argument('--only', default=','.join(WORKLOADS),
+                    help='comma-separated workloads to run (all: %s)' % ','.join(WORKLOADS))
     ap.add_argument('--outer', type=int, default=50, help='loop ROM outer passes (50)')
     ap.add_argument('--inner', type=int, default=1_000_000,
                     help='loop ROM inner iterations per pass (1000000)')
+    ap.add_argument('--dot-passes', type=int,
+                    help='dot product passes (make-float-rom.py\'s default)')
+    ap.add_argument('--mandel-frames', type=int,
+                    help='Mandelbrot frames (make-float-rom.py\'s default)')
     args = ap.parse_args()
+    only = [name for name in args.only.split(',') if name]
+    unknown = sorted(set(only) - set(WORKLOADS))
+    if unknown:
+        ap.error('unknown workload %s (known: %s)' % (', '.join(unknown), ', '.join(WORKLOADS)))
 
     if not args.no_build:
         sh(['cargo', 'build', '--release', '--quiet'])
         sh(['cargo', 'build', '--quiet', '--profile', 'release-wasm',
             '--target', 'wasm32-unknown-unknown', '-p', 'webx86-web'])
-    loop_rom = os.path.join(ROOT, 'target', 'bench', 'loop.bin')
-    sh([sys.executable, 'bench/make-loop-rom.py', '--out', loop_rom,
-        '--outer', str(args.outer), '--inner', str(args.inner)])
-
     workloads = []
-    with open(os.path.join(TEST386, 'test386-EE-reference.txt'), 'rb') as f:
-        workloads.append(('test386', os.path.join(TEST386, 'test386.bin'), f.read(), None))
-    with open(loop_rom + '.expected', 'rb') as f, open(loop_rom + '.instructions') as n:
-        workloads.append(('integer loop', loop_rom, f.read(), int(n.read())))
+    for name in WORKLOADS:
+        if name not in only:
+            continue
+        if name == 'test386':
+            with open(os.path.join(TEST386, 'test386-EE-reference.txt'), 'rb') as f:
+                workloads.append((name, os.path.join(TEST386, 'test386.bin'), f.read(), None))
+            continue
+        rom = os.path.join(ROOT, 'target', 'bench', name + '.bin')
+        if name == 'integer-loop':
+            sh([sys.executable, 'bench/make-loop-rom.py', '--out', rom,
+                '--outer', str(args.outer), '--inner', str(args.inner)])
+        else:
+            repeat = args.dot_passes if name.endswith('dot') else args.mandel_frames
+            sh([sys.executable, 'bench/make-float-rom.py', name, '--out', rom]
+               + ([] if repeat is None else ['--repeat', str(repeat)]))
+        with open(rom + '.expected', 'rb') as f, open(rom + '.instructions') as n:
+            workloads.append((name, rom, f.read(), int(n.read())))
     engines = [
         ('native', ['target/release/webx86', 'rom', '--stats']),
         ('node (wasm)', ['node', 'web/node/run-rom.mjs', '--stats']),
@@ -109,7 +134,9 @@ def main():
     print(header)
     print('-' * len(header))
     failed = False
+    summary = []
     for name, rom, expected, predicted in workloads:
+        row = [name]
         for engine, cmd in engines:
             instructions, secs, mips, verdict = run(cmd + [rom], expected, predicted,
                                                     args.timeout)
@@ -117,6 +144,19 @@ def main():
             print('%-13s %-12s %14s %9.2f %12s  %s' % (
                 name, engine, '-' if instructions is None else '{:,}'.format(instructions),
                 secs, '-' if mips is None else '%.1f' % mips, verdict), flush=True)
+            figure = '-' if mips is None else '%.1f' % mips
+            if verdict != 'ok':
+                figure += ' (WRONG OUTPUT)' if verdict == 'WRONG OUTPUT' else ' (failed)'
+            row.append(figure)
+        summary.append(row)
+
+    print()
+    print('guest MIPS (million guest instructions per second; one run each, not averaged)')
+    header = '%-13s %20s %20s' % ('workload', engines[0][0], engines[1][0])
+    print(header)
+    print('-' * len(header))
+    for row in summary:
+        print('%-13s %20s %20s' % tuple(row))
     return 1 if failed else 0
 
 

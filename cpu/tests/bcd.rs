@@ -7,9 +7,9 @@
 //! - an independent model written from the SDM pseudo-code, over every AL, CF and AF (and
 //!   every AAM/AAD base), comparing the defined flags.
 
-mod harness;
+mod machine;
 
-use harness::*;
+use machine::alu::*;
 use webx86_cpu::fault::vector;
 use webx86_cpu::state::flag::{AF, CF, OF, PF, SF, ZF};
 

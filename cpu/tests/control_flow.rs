@@ -1,8 +1,8 @@
 //! CALL/RET near, JMP near indirect, LOOP/JCXZ, INT n and friends, BOUND, HLT, CLI/STI.
 
-mod flow_harness;
+mod machine;
 
-use flow_harness::{data_segment, Machine, CODE};
+use machine::flow::{data_segment, Machine, CODE};
 use webx86_cpu::fault::vector;
 use webx86_cpu::state::{flag, reg, sreg};
 use webx86_cpu::Fault;

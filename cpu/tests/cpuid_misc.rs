@@ -1,8 +1,8 @@
 //! CPUID, RDTSC, XLAT, UD2, PAUSE and hint NOPs, WAIT and the x87 escapes, INVD/WBINVD.
 
-mod flow_harness;
+mod machine;
 
-use flow_harness::{Machine, CODE};
+use machine::flow::{Machine, CODE};
 use webx86_cpu::fault::vector;
 use webx86_cpu::state::{cr0, cr4, reg, CpuState};
 use webx86_cpu::Fault;

@@ -5,10 +5,9 @@
 //! only the AMD host is known to).
 #![cfg(target_arch = "x86_64")]
 
-mod harness;
+mod machine;
 
-use core::arch::asm;
-use harness::*;
+use machine::alu::*;
 
 /// Runs `$op dest, src` on the host with `flags` in and returns (dest, flags out).
 macro_rules! host_binop {
@@ -20,12 +19,9 @@ macro_rules! host_binop {
             // SAFETY: the block only computes on registers and the flags, restoring the stack.
             unsafe {
                 match size {
-                    1 => asm!("push {f}", "popfq", concat!($op, " {a:l}, {b:l}"), "pushfq", "pop {f}",
-                        a = inout(reg) a, b = in(reg) b, f = inout(reg) f),
-                    2 => asm!("push {f}", "popfq", concat!($op, " {a:x}, {b:x}"), "pushfq", "pop {f}",
-                        a = inout(reg) a, b = in(reg) b, f = inout(reg) f),
-                    _ => asm!("push {f}", "popfq", concat!($op, " {a:e}, {b:e}"), "pushfq", "pop {f}",
-                        a = inout(reg) a, b = in(reg) b, f = inout(reg) f),
+                    1 => host_with_flags!(f, concat!($op, " {a:l}, {b:l}"), a = inout(reg) a, b = in(reg) b),
+                    2 => host_with_flags!(f, concat!($op, " {a:x}, {b:x}"), a = inout(reg) a, b = in(reg) b),
+                    _ => host_with_flags!(f, concat!($op, " {a:e}, {b:e}"), a = inout(reg) a, b = in(reg) b),
                 }
             }
             (a as u32 & mask(size), f as u32 & ARITH)

@@ -6,10 +6,10 @@
 //! after BSF/BSR) only on the AMD family 19h host whose behaviour the emulator copies.
 #![cfg(target_arch = "x86_64")]
 
-mod harness;
+mod machine;
 
 use core::arch::asm;
-use harness::*;
+use machine::alu::*;
 use webx86_cpu::state::flag;
 
 macro_rules! host_bt_mem {
@@ -21,11 +21,9 @@ macro_rules! host_bt_mem {
             // SAFETY: the offsets the test uses stay within the buffer (±32 dwords).
             unsafe {
                 if size == 2 {
-                    asm!("push {f}", "popfq", concat!($op, " word ptr [{p}], {o:x}"), "pushfq", "pop {f}",
-                        p = in(reg) base, o = in(reg) u64::from(offset), f = inout(reg) f);
+                    host_with_flags!(f, concat!($op, " word ptr [{p}], {o:x}"), p = in(reg) base, o = in(reg) u64::from(offset));
                 } else {
-                    asm!("push {f}", "popfq", concat!($op, " dword ptr [{p}], {o:e}"), "pushfq", "pop {f}",
-                        p = in(reg) base, o = in(reg) u64::from(offset), f = inout(reg) f);
+                    host_with_flags!(f, concat!($op, " dword ptr [{p}], {o:e}"), p = in(reg) base, o = in(reg) u64::from(offset));
                 }
             }
             f as u32 & ARITH
@@ -46,11 +44,9 @@ macro_rules! host_bt_reg {
             // SAFETY: register-only computation.
             unsafe {
                 if size == 2 {
-                    asm!("push {f}", "popfq", concat!($op, " {a:x}, {o:x}"), "pushfq", "pop {f}",
-                        a = inout(reg) a, o = in(reg) u64::from(offset), f = inout(reg) f);
+                    host_with_flags!(f, concat!($op, " {a:x}, {o:x}"), a = inout(reg) a, o = in(reg) u64::from(offset));
                 } else {
-                    asm!("push {f}", "popfq", concat!($op, " {a:e}, {o:e}"), "pushfq", "pop {f}",
-                        a = inout(reg) a, o = in(reg) u64::from(offset), f = inout(reg) f);
+                    host_with_flags!(f, concat!($op, " {a:e}, {o:e}"), a = inout(reg) a, o = in(reg) u64::from(offset));
                 }
             }
             (a as u32 & mask(size), f as u32 & ARITH)

@@ -4,9 +4,9 @@
 //! MMX registers.
 #![cfg(target_arch = "x86_64")]
 
-mod simd_machine;
+mod machine;
 
-use simd_machine::*;
+use machine::simd::*;
 
 #[repr(C, align(16))]
 struct Area([u8; 512]);

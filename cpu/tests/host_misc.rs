@@ -4,10 +4,10 @@
 //! checked directly (the host's DF must stay clear).
 #![cfg(target_arch = "x86_64")]
 
-mod harness;
+mod machine;
 
 use core::arch::asm;
-use harness::*;
+use machine::alu::*;
 use webx86_cpu::fault::vector;
 use webx86_cpu::state::flag;
 
@@ -19,9 +19,9 @@ macro_rules! host_unary {
             // SAFETY: register-only computation.
             unsafe {
                 match size {
-                    1 => asm!("push {f}", "popfq", concat!($op, " {a:l}"), "pushfq", "pop {f}", a = inout(reg) a, f = inout(reg) f),
-                    2 => asm!("push {f}", "popfq", concat!($op, " {a:x}"), "pushfq", "pop {f}", a = inout(reg) a, f = inout(reg) f),
-                    _ => asm!("push {f}", "popfq", concat!($op, " {a:e}"), "pushfq", "pop {f}", a = inout(reg) a, f = inout(reg) f),
+                    1 => host_with_flags!(f, concat!($op, " {a:l}"), a = inout(reg) a),
+                    2 => host_with_flags!(f, concat!($op, " {a:x}"), a = inout(reg) a),
+                    _ => host_with_flags!(f, concat!($op, " {a:e}"), a = inout(reg) a),
                 }
             }
             (a as u32 & mask(size), f as u32 & ARITH)
@@ -207,33 +207,29 @@ fn flag_instructions_match_host() {
         let code: &[u8] = match iter % 5 {
             0 => {
                 // SAFETY: flag-only computation.
-                unsafe { asm!("push {f}", "popfq", "clc", "pushfq", "pop {f}", f = inout(reg) f) };
+                unsafe { host_with_flags!(f, "clc") };
                 &[0xF8]
             }
             1 => {
                 // SAFETY: flag-only computation.
-                unsafe { asm!("push {f}", "popfq", "stc", "pushfq", "pop {f}", f = inout(reg) f) };
+                unsafe { host_with_flags!(f, "stc") };
                 &[0xF9]
             }
             2 => {
                 // SAFETY: flag-only computation.
-                unsafe { asm!("push {f}", "popfq", "cmc", "pushfq", "pop {f}", f = inout(reg) f) };
+                unsafe { host_with_flags!(f, "cmc") };
                 &[0xF5]
             }
             3 => {
                 // SAFETY: register-only computation.
-                unsafe {
-                    asm!("push {f}", "popfq", "lahf", "pushfq", "pop {f}", f = inout(reg) f, inout("rax") a)
-                };
+                unsafe { host_with_flags!(f, "lahf", inout("rax") a) };
                 &[0x9F]
             }
             _ => {
                 regs[0] = (regs[0] & !0xFF00) | (rng.next_u32() & 0xFF00);
                 a = u64::from(regs[0]);
                 // SAFETY: register-only computation.
-                unsafe {
-                    asm!("push {f}", "popfq", "sahf", "pushfq", "pop {f}", f = inout(reg) f, inout("rax") a)
-                };
+                unsafe { host_with_flags!(f, "sahf", inout("rax") a) };
                 &[0x9E]
             }
         };
@@ -401,7 +397,7 @@ fn exchanges_match_host() {
             unsafe {
                 macro_rules! run {
                     ($t:literal) => {
-                        asm!("push {f}", "popfq", $t, "pushfq", "pop {f}", d = inout(reg) hd, s = inout(reg) hs, f = inout(reg) f, inout("rax") hacc)
+                        host_with_flags!(f, $t, d = inout(reg) hd, s = inout(reg) hs, inout("rax") hacc)
                     };
                 }
                 match (which, size) {

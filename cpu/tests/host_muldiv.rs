@@ -7,10 +7,9 @@
 //! on the AMD family 19h host whose behaviour the emulator copies.
 #![cfg(target_arch = "x86_64")]
 
-mod harness;
+mod machine;
 
-use core::arch::asm;
-use harness::*;
+use machine::alu::*;
 use webx86_cpu::fault::vector;
 use webx86_cpu::state::flag;
 
@@ -28,12 +27,9 @@ macro_rules! host_acc {
             // SAFETY: register-only computation; callers never pass a faulting divide.
             unsafe {
                 match size {
-                    1 => asm!("push {f}", "popfq", concat!($op, " {s:l}"), "pushfq", "pop {f}",
-                        s = in(reg) s, f = inout(reg) f, inout("rax") a, inout("rdx") d),
-                    2 => asm!("push {f}", "popfq", concat!($op, " {s:x}"), "pushfq", "pop {f}",
-                        s = in(reg) s, f = inout(reg) f, inout("rax") a, inout("rdx") d),
-                    _ => asm!("push {f}", "popfq", concat!($op, " {s:e}"), "pushfq", "pop {f}",
-                        s = in(reg) s, f = inout(reg) f, inout("rax") a, inout("rdx") d),
+                    1 => host_with_flags!(f, concat!($op, " {s:l}"), s = in(reg) s, inout("rax") a, inout("rdx") d),
+                    2 => host_with_flags!(f, concat!($op, " {s:x}"), s = in(reg) s, inout("rax") a, inout("rdx") d),
+                    _ => host_with_flags!(f, concat!($op, " {s:e}"), s = in(reg) s, inout("rax") a, inout("rdx") d),
                 }
             }
             (a as u32, d as u32, f as u32 & ARITH)
@@ -54,11 +50,9 @@ fn host_imul2(size: usize, a: u32, b: u32, flags: u32) -> (u32, u32) {
     // SAFETY: register-only computation.
     unsafe {
         if size == 2 {
-            asm!("push {f}", "popfq", "imul {a:x}, {b:x}", "pushfq", "pop {f}",
-                a = inout(reg) a, b = in(reg) b, f = inout(reg) f);
+            host_with_flags!(f, "imul {a:x}, {b:x}", a = inout(reg) a, b = in(reg) b);
         } else {
-            asm!("push {f}", "popfq", "imul {a:e}, {b:e}", "pushfq", "pop {f}",
-                a = inout(reg) a, b = in(reg) b, f = inout(reg) f);
+            host_with_flags!(f, "imul {a:e}, {b:e}", a = inout(reg) a, b = in(reg) b);
         }
     }
     (a as u32 & mask(size), f as u32 & ARITH)

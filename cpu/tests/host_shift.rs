@@ -8,10 +8,9 @@
 //! another host vendor only the defined ones are compared.
 #![cfg(target_arch = "x86_64")]
 
-mod harness;
+mod machine;
 
-use core::arch::asm;
-use harness::*;
+use machine::alu::*;
 use webx86_cpu::state::flag;
 
 macro_rules! host_shift {
@@ -22,12 +21,9 @@ macro_rules! host_shift {
             // SAFETY: the block only computes on registers and the flags, restoring the stack.
             unsafe {
                 match size {
-                    1 => asm!("push {f}", "popfq", concat!($op, " {a:l}, cl"), "pushfq", "pop {f}",
-                        a = inout(reg) a, f = inout(reg) f, in("cl") count),
-                    2 => asm!("push {f}", "popfq", concat!($op, " {a:x}, cl"), "pushfq", "pop {f}",
-                        a = inout(reg) a, f = inout(reg) f, in("cl") count),
-                    _ => asm!("push {f}", "popfq", concat!($op, " {a:e}, cl"), "pushfq", "pop {f}",
-                        a = inout(reg) a, f = inout(reg) f, in("cl") count),
+                    1 => host_with_flags!(f, concat!($op, " {a:l}, cl"), a = inout(reg) a, in("cl") count),
+                    2 => host_with_flags!(f, concat!($op, " {a:x}, cl"), a = inout(reg) a, in("cl") count),
+                    _ => host_with_flags!(f, concat!($op, " {a:e}, cl"), a = inout(reg) a, in("cl") count),
                 }
             }
             (a as u32 & mask(size), f as u32 & ARITH)
@@ -52,11 +48,9 @@ macro_rules! host_double {
             // SAFETY: the block only computes on registers and the flags, restoring the stack.
             unsafe {
                 if size == 2 {
-                    asm!("push {f}", "popfq", concat!($op, " {a:x}, {b:x}, cl"), "pushfq", "pop {f}",
-                        a = inout(reg) a, b = in(reg) b, f = inout(reg) f, in("cl") count);
+                    host_with_flags!(f, concat!($op, " {a:x}, {b:x}, cl"), a = inout(reg) a, b = in(reg) b, in("cl") count);
                 } else {
-                    asm!("push {f}", "popfq", concat!($op, " {a:e}, {b:e}, cl"), "pushfq", "pop {f}",
-                        a = inout(reg) a, b = in(reg) b, f = inout(reg) f, in("cl") count);
+                    host_with_flags!(f, concat!($op, " {a:e}, {b:e}, cl"), a = inout(reg) a, b = in(reg) b, in("cl") count);
                 }
             }
             (a as u32 & mask(size), f as u32 & ARITH)

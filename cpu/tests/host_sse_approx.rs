@@ -5,9 +5,9 @@
 //! never changed.
 #![cfg(target_arch = "x86_64")]
 
-mod simd_machine;
+mod machine;
 
-use simd_machine::*;
+use machine::simd::*;
 
 host_fn!(host_rcpps, "rcpps xmm0, xmm1");
 host_fn!(host_rsqrtps, "rsqrtps xmm0, xmm1");

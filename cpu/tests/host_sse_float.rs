@@ -4,9 +4,9 @@
 //! with FTZ and DAZ. Results, MXCSR flags and (for COMIS) EFLAGS must match bit for bit.
 #![cfg(target_arch = "x86_64")]
 
-mod simd_machine;
+mod machine;
 
-use simd_machine::*;
+use machine::simd::*;
 
 type HostFn = fn(&mut Regs);
 

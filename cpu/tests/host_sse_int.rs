@@ -4,9 +4,9 @@
 //! moves and the bitwise/unpack float instructions.
 #![cfg(target_arch = "x86_64")]
 
-mod simd_machine;
+mod machine;
 
-use simd_machine::*;
+use machine::simd::*;
 
 type HostFn = fn(&mut Regs);
 

@@ -3,10 +3,10 @@
 //! protected-mode layouts) or FNSTENV (which also masks all exceptions afterwards).
 #![cfg(target_arch = "x86_64")]
 
-mod x87_machine;
+mod machine;
 
 use core::arch::asm;
-use x87_machine::*;
+use machine::x87::*;
 
 /// Host: FRSTOR `image`, then the store selected by `which` into `out` (0: FNSAVE, 1: 16-bit
 /// FNSAVE, 2: FNSTENV then FNSAVE at offset 32), returning the bytes.
@@ -55,14 +55,14 @@ fn emulated(m: &mut Machine, image: &[u8; 108], which: u32) -> [u8; 160] {
 #[test]
 fn saved_images_match_the_host() {
     let mut m = Machine::new();
-    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    let mut rng = Rng::new(0x1234_5678_9ABC_DEF1);
     let mut failures = Vec::new();
     for round in 0..3000 {
-        let regs = rng.below(9) as usize;
+        let regs = rng.modulo(9) as usize;
         let mut image = random_image(&mut rng, regs, false);
         // Any flags, pending or not; random pointers and opcode; tags that disagree with the
         // contents (loading recomputes all but empty).
-        let status = u16::from_le_bytes([image[4], image[5]]) | (rng.below(0x80) as u16);
+        let status = u16::from_le_bytes([image[4], image[5]]) | (rng.modulo(0x80) as u16);
         image[4..6].copy_from_slice(&status.to_le_bytes());
         for b in image[12..28].iter_mut() {
             *b = rng.next_u64() as u8;

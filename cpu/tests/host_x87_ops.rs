@@ -6,9 +6,9 @@
 #![cfg(target_arch = "x86_64")]
 
 #[macro_use]
-mod x87_machine;
+mod machine;
 
-use x87_machine::*;
+use machine::x87::*;
 
 ops! {
     OPS:
@@ -74,7 +74,7 @@ fn every_instruction_matches_the_host() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x9E37_79B9_7F4A_7C15);
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut failures = Vec::new();
     let rounds: usize = std::env::var("X87_ROUNDS")
         .ok()
@@ -84,7 +84,7 @@ fn every_instruction_matches_the_host() {
         let mut failed = 0;
         for round in 0..rounds {
             // Occasionally an empty operand (stack underflow) or a full stack (overflow).
-            let used = match rng.below(20) {
+            let used = match rng.modulo(20) {
                 0 => regs.saturating_sub(1),
                 1 => 8,
                 _ => regs,

@@ -5,9 +5,9 @@
 #![cfg(target_arch = "x86_64")]
 
 #[macro_use]
-mod x87_machine;
+mod machine;
 
-use x87_machine::*;
+use machine::x87::*;
 
 ops! {
     TRANSCENDENTAL:
@@ -32,26 +32,26 @@ fn ordinal(b: &[u8]) -> i128 {
 /// An argument in the instruction's documented domain, with ST(1) for the two-operand ones.
 fn argument(rng: &mut Rng, name: &str) -> ((u64, u16), (u64, u16)) {
     let sig = rng.next_u64() | 1 << 63;
-    let sign = (rng.below(2) as u16) << 15;
+    let sign = (rng.modulo(2) as u16) << 15;
     let x = match name {
         // |x| ≤ 1 for F2XM1, |x| < 1 − √2/2 for FYL2XP1.
-        "f2xm1" => (sig, sign | (0x3FFE - rng.below(70) as u16)),
-        "fyl2xp1" => (sig, sign | (0x3FFC - rng.below(70) as u16)),
-        "fyl2x" => (sig, 0x3FFF + rng.below(200) as u16 - 100),
-        "fpatan" => (sig, sign | (0x3FFF + rng.below(200) as u16 - 100)),
+        "f2xm1" => (sig, sign | (0x3FFE - rng.modulo(70) as u16)),
+        "fyl2xp1" => (sig, sign | (0x3FFC - rng.modulo(70) as u16)),
+        "fyl2x" => (sig, 0x3FFF + rng.modulo(200) as u16 - 100),
+        "fpatan" => (sig, sign | (0x3FFF + rng.modulo(200) as u16 - 100)),
         // Trigonometric arguments up to 2^63, weighted towards moderate ones.
         _ => {
             let e = if rng.chance(70) {
-                0x3FFF + rng.below(12) as u16 - 6
+                0x3FFF + rng.modulo(12) as u16 - 6
             } else {
-                0x3FFF + rng.below(126) as u16 - 62
+                0x3FFF + rng.modulo(126) as u16 - 62
             };
             (sig, sign | e)
         }
     };
     let y = (
         rng.next_u64() | 1 << 63,
-        (rng.below(2) as u16) << 15 | (0x3FFF + rng.below(40) as u16 - 20),
+        (rng.modulo(2) as u16) << 15 | (0x3FFF + rng.modulo(40) as u16 - 20),
     );
     (x, y)
 }
@@ -71,7 +71,7 @@ fn out_of_domain(name: &str, start: &[u8; 108]) -> bool {
 #[test]
 fn transcendentals_agree_with_the_host() {
     let mut m = Machine::new();
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);
     let rounds: usize = std::env::var("X87_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())

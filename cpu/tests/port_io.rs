@@ -1,8 +1,8 @@
 //! IN/OUT and the I/O permission check: IOPL, the TSS I/O bitmap, its limit, V86 mode.
 
-mod flow_harness;
+mod machine;
 
-use flow_harness::{Machine, CODE};
+use machine::flow::{Machine, CODE};
 use webx86_cpu::state::{attr, flag, reg, Segment};
 use webx86_cpu::Fault;
 

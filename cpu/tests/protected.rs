@@ -2,9 +2,9 @@
 //! in RAM and starts the CPU in protected mode at a chosen privilege level; expectations come
 //! from the SDM vol. 2/3A pseudo-code (the host CPU cannot be the oracle for ring changes).
 
-mod pm_machine;
+mod machine;
 
-use pm_machine::*;
+use machine::pm::*;
 use webx86_cpu::state::{cr0, flag, reg, sreg};
 use webx86_cpu::Fault;
 
@@ -386,7 +386,7 @@ fn task_switches() {
 #[test]
 fn task_switch_to_16_bit_tss() {
     let mut h = Harness::new(0);
-    h.write64(GDT + 0x38, segment(TSS_B, 0x2B, 0x81, 0)); // 16-bit available TSS
+    h.write64(GDT + 0x38, descriptor(TSS_B, 0x2B, 0x81, 0)); // 16-bit available TSS
     h.write_bytes(TSS_B + 0x0E, &[0x00, 0x58]); // IP 0x5800
     h.write_bytes(TSS_B + 0x10, &[0x01, 0x00]); // FLAGS: CF
     h.write_bytes(TSS_B + 0x12, &[0x34, 0x12]); // AX

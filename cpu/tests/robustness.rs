@@ -17,13 +17,13 @@
 //! webx86-cpu --test robustness`, as scripts/test.sh does); an unoptimised build runs fewer but
 //! checks integer overflow. `WEBX86_ROBUSTNESS_CHUNKS=N` overrides the count.
 
-mod bare_machine;
+mod machine;
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bare_machine::{
+use machine::tables::{
     access, cache_of, descriptor, enter_protected_mode, enter_real_mode, gate, new_cpu, poke32,
     poke64, pte, sel, ProtectedSetup, GDT, GDT_ENTRIES, IDT, PAGE_DIR, PAGE_TABLE,
 };
@@ -200,7 +200,7 @@ fn scramble_tables(cpu: &mut Cpu, setup: &ProtectedSetup, rng: &mut Rng) {
                 rng.u32() as u8 & 0xC,
             ),
             // A gate to a random offset of the ring-0 code segment.
-            2 => gate(sel::CODE0, rng.u32(), 0x80 | (rng.u32() as u8 & 0x6F)),
+            2 => gate(sel::CODE0, rng.u32(), 0x80 | (rng.u32() as u8 & 0x6F), 0),
             _ => rng.next(),
         };
         poke64(cpu, GDT + 8 * i, desc);
@@ -211,7 +211,7 @@ fn scramble_tables(cpu: &mut Cpu, setup: &ProtectedSetup, rng: &mut Rng) {
                 rng.next()
             } else {
                 let selector = (rng.below(GDT_ENTRIES) * 8) as u16 | rng.below(4) as u16;
-                gate(selector, rng.u32(), 0x80 | (rng.u32() as u8 & 0x6F))
+                gate(selector, rng.u32(), 0x80 | (rng.u32() as u8 & 0x6F), 0)
             };
             poke64(cpu, IDT + 8 * vector, entry);
         } else {
@@ -228,7 +228,7 @@ fn scramble_tables(cpu: &mut Cpu, setup: &ProtectedSetup, rng: &mut Rng) {
             poke64(
                 cpu,
                 IDT + 8 * vector,
-                gate(sel::CODE0, offset, kind | access::DPL3),
+                gate(sel::CODE0, offset, kind | access::DPL3, 0),
             );
         }
     }

@@ -8,9 +8,11 @@
 //!
 //! The code is hand-assembled; every byte is explained beside it.
 
-mod bare_machine;
+mod machine;
 
-use bare_machine::{enter_protected_mode, enter_real_mode, new_cpu, poke, poke32, ProtectedSetup};
+use machine::tables::{
+    enter_protected_mode, enter_real_mode, new_cpu, poke, poke32, ProtectedSetup,
+};
 use webx86_cpu::state::reg;
 use webx86_cpu::{Cpu, RunExit};
 
@@ -143,10 +145,10 @@ fn patching_through_a_second_mapping_of_the_page() {
     poke(&mut cpu, 0x0600, &[0xEB, 0xFE]); // fault handler: jmp $
     poke32(
         &mut cpu,
-        bare_machine::PAGE_DIR + 4, // PDE 1: linear 4-8 MiB
-        bare_machine::SPARE_PAGE_TABLE | 0x7,
+        machine::tables::PAGE_DIR + 4, // PDE 1: linear 4-8 MiB
+        machine::tables::SPARE_PAGE_TABLE | 0x7,
     );
-    poke32(&mut cpu, bare_machine::SPARE_PAGE_TABLE, 0x10000 | 0x7); // PTE 0 -> 0x10000
+    poke32(&mut cpu, machine::tables::SPARE_PAGE_TABLE, 0x10000 | 0x7); // PTE 0 -> 0x10000
     #[rustfmt::skip]
     let code = [
         0xB8, 0x05, 0x00, 0x00, 0x00, // 10000: mov eax, 5

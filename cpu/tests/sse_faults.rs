@@ -5,10 +5,9 @@
 //! #XM delivery through the IDT and the hand-checked memory forms the host tests cannot cover
 //! (MOVSS/MOVSD loads, MOVLPS/MOVHPS, MASKMOVQ/MASKMOVDQU, MOVNTI, LDMXCSR/STMXCSR).
 
-mod pm_machine;
-mod simd_machine;
+mod machine;
 
-use simd_machine::{Machine, DATA};
+use machine::simd::{Machine, DATA};
 use webx86_cpu::fault::vector;
 use webx86_cpu::state::{cr0, cr4, flag};
 use webx86_cpu::Fault;
@@ -253,7 +252,7 @@ fn faulting_comiss_and_cvtss2si_leave_eflags_and_eax() {
 /// A guest handler for #XM receives control with the faulting instruction's address pushed.
 #[test]
 fn simd_exception_is_delivered_through_the_idt() {
-    use pm_machine::*;
+    use machine::pm::*;
     let mut h = Harness::new(0);
     h.catch_exceptions();
     h.cpu.state.cr4 |= cr4::OSFXSR | cr4::OSXMMEXCPT;

@@ -1,9 +1,9 @@
 //! PUSH/POP, PUSHA/POPA, PUSHF/POPF, ENTER and LEAVE: results, stack pointer handling on 16-
 //! and 32-bit stacks, privilege rules and fault atomicity.
 
-mod flow_harness;
+mod machine;
 
-use flow_harness::{data_segment, Machine, CODE, PTE_P, PTE_US};
+use machine::flow::{data_segment, Machine, CODE, PTE_P, PTE_US};
 use webx86_cpu::fault::vector;
 use webx86_cpu::state::{flag, reg, sreg};
 use webx86_cpu::Fault;

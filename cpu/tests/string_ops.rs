@@ -2,9 +2,10 @@
 //! REP MOVS, which the bulk path must not get wrong), flags against the host CPU, 16-bit
 //! addressing, segment overrides, chunking of long REPs, and faults in the middle of a REP.
 
-mod flow_harness;
+mod machine;
 
-use flow_harness::{data_segment, Machine, Rng, CODE};
+use machine::flow::{data_segment, Machine, CODE};
+use machine::prng::XorShift32 as Rng;
 use webx86_cpu::fault::vector;
 use webx86_cpu::state::{flag, reg, sreg};
 use webx86_cpu::Fault;
@@ -179,7 +180,7 @@ fn single_string_ops_all_sizes_and_directions() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn cmps_and_scas_flags_match_host() {
-    use flow_harness::host_cmp_flags;
+    use machine::host::host_cmp_flags;
     let mut rng = Rng(0xBADC_0FFE);
     for n in 0..600 {
         let size = [1u32, 2, 4][n % 3];

@@ -2,9 +2,9 @@
 //! debug registers, descriptor queries, ARPL, MSRs and SYSENTER/SYSEXIT. Expected values come
 //! from the SDM vol. 2 pseudo-code (these instructions are privileged on the host).
 
-mod pm_machine;
+mod machine;
 
-use pm_machine::*;
+use machine::pm::*;
 use webx86_cpu::state::{cr0, cr4, flag, reg, sreg, Segment};
 
 fn set(h: &mut Harness, r: u8, value: u32) {
@@ -120,8 +120,8 @@ fn lldt_and_segments_from_the_ldt() {
     let mut h = Harness::new(0);
     h.catch_exceptions();
     // LDT at 0x4000 with one data segment (base 0x12000) at index 1; its descriptor in GDT 0x60.
-    h.write64(0x4008, segment(0x12000, 0xFFF, 0x92, 0x4));
-    h.write64(GDT + 0x60, segment(0x4000, 0xF, 0x82, 0));
+    h.write64(0x4008, descriptor(0x12000, 0xFFF, 0x92, 0x4));
+    h.write64(GDT + 0x60, descriptor(0x4000, 0xF, 0x82, 0));
     h.cpu.state.gdtr.limit = 0x67;
     set(&mut h, reg::EAX, 0x60);
     set(&mut h, reg::ECX, 0x0C);

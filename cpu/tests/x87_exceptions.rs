@@ -2,16 +2,16 @@
 //! pending until the next waiting instruction raises #MF (CR0.NE set) or signals FERR# through
 //! the platform (CR0.NE clear), and the pointers and opcode non-control instructions record.
 
-mod x87_machine;
+mod machine;
 
 use std::cell::Cell;
 use std::rc::Rc;
 
+use machine::x87::*;
 use webx86_cpu::fault::vector;
 use webx86_cpu::fpu::float80::F80;
 use webx86_cpu::state::cr0;
 use webx86_cpu::{Fault, Platform};
-use x87_machine::*;
 
 const FDIV_ST0_ST1: [u8; 2] = [0xD8, 0xF1];
 const FNOP: [u8; 2] = [0xD9, 0xD0];

@@ -2,12 +2,14 @@
 //! a host-side register image that `asm!` blocks load and store, random and special
 //! floating-point operands, and a runner that executes one instruction in the emulator from the
 //! same register image.
-#![allow(dead_code)]
 
-use iced_x86::{Decoder, DecoderOptions};
 use webx86_cpu::mmu::{Mmu, PhysAddr, PhysMemory};
-use webx86_cpu::state::{attr, cr0, cr4, flag, sreg, CpuState, Segment};
+use webx86_cpu::state::{cr4, flag, CpuState};
 use webx86_cpu::{Cpu, Fault, NullPlatform, RunExit};
+
+use super::runner::{self, CodeSlots};
+use super::segments::flat32_state;
+pub use super::Rng;
 
 /// Where memory operands live; ESI points here.
 pub const DATA: u32 = 0x2_0000;
@@ -33,8 +35,8 @@ pub struct Regs {
 #[macro_export]
 macro_rules! host_fn {
     ($name:ident, $insn:literal) => {
-        fn $name(r: &mut $crate::simd_machine::Regs) {
-            let p: *mut $crate::simd_machine::Regs = r;
+        fn $name(r: &mut $crate::machine::simd::Regs) {
+            let p: *mut $crate::machine::simd::Regs = r;
             // SAFETY: the block reads and writes only `*p` (a valid, aligned, exclusively
             // borrowed Regs), declares every register it changes, restores the stack, and the
             // instruction under test computes on registers only with all exceptions masked.
@@ -75,7 +77,7 @@ macro_rules! host_fn {
 
 pub struct Machine {
     pub cpu: Cpu,
-    slots: Vec<Vec<u8>>,
+    slots: CodeSlots,
     pub code_at: u32,
 }
 
@@ -87,27 +89,8 @@ impl Default for Machine {
 
 /// Flat 32-bit protected mode at CPL 0 with SSE enabled.
 pub fn sse_state(eip: u32) -> CpuState {
-    let mut s = CpuState::reset();
-    s.cr0 |= cr0::PE;
+    let mut s = flat32_state(eip);
     s.cr4 |= cr4::OSFXSR | cr4::OSXMMEXCPT;
-    for (i, seg) in s.segs.iter_mut().enumerate() {
-        let code = i == sreg::CS as usize;
-        let kind = if code {
-            attr::CODE | attr::RW
-        } else {
-            attr::RW
-        };
-        *seg = Segment {
-            selector: if code { 0x08 } else { 0x10 },
-            base: 0,
-            limit: u32::MAX,
-            attrs: attr::P | attr::S | attr::DB | attr::G | attr::ACCESSED | kind,
-            ..Segment::default()
-        };
-        seg.refresh_checks(true);
-    }
-    s.eip = eip;
-    s.eflags = flag::FIXED;
     s
 }
 
@@ -115,7 +98,7 @@ impl Machine {
     pub fn new() -> Self {
         Self {
             cpu: Cpu::new(Mmu::new(PhysMemory::new(RAM)), Box::new(NullPlatform)),
-            slots: Vec::new(),
+            slots: CodeSlots::new(CODE_BASE, 0x40, 512),
             code_at: 0,
         }
     }
@@ -123,23 +106,7 @@ impl Machine {
     /// Places `code` in a slot of its own (reused for the same bytes, keeping its decoded block)
     /// and resets the state to [`sse_state`] at it.
     pub fn load(&mut self, code: &[u8]) {
-        let slot = match self.slots.iter().position(|c| c == code) {
-            Some(n) => n,
-            None => {
-                if self.slots.len() == 512 {
-                    self.cpu.reset();
-                    self.slots.clear();
-                }
-                let n = self.slots.len();
-                let mut bytes = code.to_vec();
-                bytes.extend_from_slice(&[0xEB, 0xFE]);
-                let at = CODE_BASE + n as u32 * 0x40;
-                self.cpu.mmu.phys.write_bytes(PhysAddr(at), &bytes);
-                self.slots.push(code.to_vec());
-                n
-            }
-        };
-        self.code_at = CODE_BASE + slot as u32 * 0x40;
+        self.code_at = self.slots.place(&mut self.cpu, code);
         self.cpu.state = sse_state(self.code_at);
         self.cpu.sync_paging();
     }
@@ -198,42 +165,14 @@ impl Machine {
     /// Executes `code`'s handler directly from the current state (after [`Machine::load`] and
     /// any setup), returning a fault as a value; EIP is restored on a fault as the loop does.
     pub fn exec(&mut self, code: &[u8]) -> Result<(), Fault> {
-        let mut decoder = Decoder::with_ip(32, code, u64::from(self.code_at), DecoderOptions::NONE);
-        let instr = decoder.decode();
-        assert!(!instr.is_invalid(), "{code:02x?} does not decode");
-        let op = webx86_cpu::exec::lower(&instr).op;
-        self.cpu.state.eip = self.code_at + instr.len() as u32;
-        let result = (op.handler)(&mut self.cpu, &op);
-        if result.is_err() {
-            self.cpu.state.eip = self.code_at;
-        }
-        result
+        let instr = runner::decode(code, 32, self.code_at);
+        let instr = instr.unwrap_or_else(|| panic!("{code:02x?} does not decode"));
+        runner::execute(&mut self.cpu, &instr, self.code_at)
     }
 }
 
-/// xorshift64*: fixed seeds, so failures reproduce.
-pub struct Rng(u64);
-
+/// Floating-point operands and MXCSR values for the SIMD tests.
 impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn next_u32(&mut self) -> u32 {
-        (self.next_u64() >> 32) as u32
-    }
-    pub fn below(&mut self, n: u32) -> u32 {
-        ((u64::from(self.next_u32()) * u64::from(n)) >> 32) as u32
-    }
-    pub fn bool(&mut self) -> bool {
-        self.next_u32() & 1 != 0
-    }
-
     /// A floating-point operand of `frac` fraction bits and `exp` exponent bits: special
     /// values, denormals, values near the overflow and underflow thresholds, values with
     /// rounding-sensitive low bits, and random bit patterns.

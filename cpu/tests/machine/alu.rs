@@ -1,11 +1,15 @@
-//! Shared test harness: a CPU in flat 32-bit protected mode (no descriptor tables needed: the
-//! segment caches are set directly), one instruction at a time, and a small deterministic PRNG.
-#![allow(dead_code)]
+//! A CPU in flat 32-bit protected mode for the integer instruction tests (no descriptor tables
+//! needed: the segment caches are set directly), one instruction at a time from a fresh state,
+//! and the register and operand helpers those tests share.
 
-use iced_x86::{Decoder, DecoderOptions};
 use webx86_cpu::mmu::{Mmu, PhysAddr, PhysMemory};
-use webx86_cpu::state::{attr, cr0, flag, sreg, CpuState, Segment};
+use webx86_cpu::state::{flag, CpuState};
 use webx86_cpu::{Cpu, Fault, NullPlatform, RunExit};
+
+pub use super::host::{fl, host_matches_undefined_flags};
+use super::runner::{self, CodeSlots};
+use super::segments;
+pub use super::Rng;
 
 /// Code slots: the last 32 bytes of each page from here to the end of RAM, so decoding reads
 /// few bytes and a decoded block stays valid while its slot holds the same code.
@@ -20,34 +24,14 @@ pub const ARITH: u32 = flag::ARITH;
 /// A CPU with 2 MiB of RAM in flat 32-bit protected mode at CPL 0, paging off.
 pub struct Machine {
     pub cpu: Cpu,
-    /// The code in each slot in use.
-    slots: Vec<Vec<u8>>,
+    slots: CodeSlots,
     /// Address of the instruction under test.
     pub code_at: u32,
 }
 
 /// The state a test starts an instruction from.
 pub fn flat32_state(eip: u32, regs: [u32; 8], eflags: u32) -> CpuState {
-    let mut s = CpuState::reset();
-    s.cr0 |= cr0::PE;
-    for (i, seg) in s.segs.iter_mut().enumerate() {
-        let code = i == sreg::CS as usize;
-        let kind = if code {
-            attr::CODE | attr::RW
-        } else {
-            attr::RW
-        };
-        *seg = Segment {
-            selector: if code { 0x08 } else { 0x10 },
-            base: 0,
-            limit: u32::MAX,
-            attrs: attr::P | attr::S | attr::DB | attr::G | attr::ACCESSED | kind,
-            ..Segment::default()
-        };
-        seg.refresh_checks(true);
-    }
-    s.cpl = 0;
-    s.eip = eip;
+    let mut s = segments::flat32_state(eip);
     s.regs = regs;
     s.eflags = flag::FIXED | (eflags & !flag::FIXED);
     s
@@ -64,35 +48,18 @@ impl Machine {
         let mmu = Mmu::new(PhysMemory::new(RAM));
         Self {
             cpu: Cpu::new(mmu, Box::new(NullPlatform)),
-            slots: Vec::new(),
+            slots: CodeSlots::new(
+                CODE_PAGES + SLOT_OFFSET,
+                0x1000,
+                ((RAM - CODE_PAGES) / 0x1000) as usize,
+            ),
             code_at: 0,
         }
     }
 
-    /// Places `code` (followed by `jmp $`) in a code slot and loads the starting state. A slot
-    /// already holding the same code is reused with its decoded block; when all slots are used
-    /// the CPU is reset, which drops every decoded block.
+    /// Places `code` in a code slot and loads the starting state.
     fn load(&mut self, code: &[u8], regs: [u32; 8], eflags: u32) {
-        let slot_addr = |n: usize| CODE_PAGES + n as u32 * 0x1000 + SLOT_OFFSET;
-        let slot = match self.slots.iter().position(|c| c == code) {
-            Some(n) => n,
-            None => {
-                if self.slots.len() as u32 == (RAM - CODE_PAGES) / 0x1000 {
-                    self.cpu.reset();
-                    self.slots.clear();
-                }
-                let n = self.slots.len();
-                let mut bytes = code.to_vec();
-                bytes.extend_from_slice(&[0xEB, 0xFE]);
-                self.cpu
-                    .mmu
-                    .phys
-                    .write_bytes(PhysAddr(slot_addr(n)), &bytes);
-                self.slots.push(code.to_vec());
-                n
-            }
-        };
-        self.code_at = slot_addr(slot);
+        self.code_at = self.slots.place(&mut self.cpu, code);
         self.cpu.state = flat32_state(self.code_at, regs, eflags);
         self.cpu.sync_paging();
     }
@@ -116,17 +83,10 @@ impl Machine {
     /// returned as a value: on `Err` EIP is back at the instruction, as the loop leaves it.
     pub fn step_direct(&mut self, code: &[u8], regs: [u32; 8], eflags: u32) -> Result<(), Fault> {
         self.load(code, regs, eflags);
-        let mut decoder = Decoder::with_ip(32, code, u64::from(self.code_at), DecoderOptions::NONE);
-        let instr = decoder.decode();
-        if instr.is_invalid() {
+        let Some(instr) = runner::decode(code, 32, self.code_at) else {
             return Err(Fault::new(webx86_cpu::fault::vector::UD));
-        }
-        let op = webx86_cpu::exec::lower(&instr).op;
-        self.cpu.state.eip = self.code_at + instr.len() as u32;
-        let result = (op.handler)(&mut self.cpu, &op);
-        if result.is_err() {
-            self.cpu.state.eip = self.code_at;
-        }
+        };
+        let result = runner::execute(&mut self.cpu, &instr, self.code_at);
         self.cpu.state.materialize_flags();
         result
     }
@@ -149,28 +109,7 @@ impl Machine {
     }
 }
 
-/// xorshift64*: a fixed-seed generator, so failures reproduce.
-pub struct Rng(u64);
-
 impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn next_u32(&mut self) -> u32 {
-        (self.next_u64() >> 32) as u32
-    }
-    pub fn below(&mut self, n: u32) -> u32 {
-        ((u64::from(self.next_u32()) * u64::from(n)) >> 32) as u32
-    }
-    pub fn bool(&mut self) -> bool {
-        self.next_u32() & 1 != 0
-    }
     /// An operand of `size` bytes: an edge value a third of the time, else random.
     pub fn operand(&mut self, size: usize) -> u32 {
         let m = mask(size);
@@ -282,37 +221,4 @@ pub fn regs_with_esi(rng: &mut Rng) -> [u32; 8] {
     regs[6] = DATA;
     regs[4] = 0x8000;
     regs
-}
-
-/// Formats flags for failure messages.
-pub fn fl(f: u32) -> String {
-    let names = [
-        (flag::OF, 'O'),
-        (flag::SF, 'S'),
-        (flag::ZF, 'Z'),
-        (flag::AF, 'A'),
-        (flag::PF, 'P'),
-        (flag::CF, 'C'),
-    ];
-    names
-        .iter()
-        .map(|&(bit, c)| if f & bit != 0 { c } else { '.' })
-        .collect()
-}
-
-/// Whether the host is the AMD family 19h part whose undefined-flag behaviour the emulator
-/// copies; elsewhere only the defined flags are compared.
-pub fn host_matches_undefined_flags() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let leaf0 = core::arch::x86_64::__cpuid(0);
-        let amd = leaf0.ebx == 0x6874_7541 && leaf0.edx == 0x6974_6E65 && leaf0.ecx == 0x444D_4163;
-        let leaf1 = core::arch::x86_64::__cpuid(1);
-        let family = ((leaf1.eax >> 8) & 0xF) + ((leaf1.eax >> 20) & 0xFF);
-        amd && family >= 0x17
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }

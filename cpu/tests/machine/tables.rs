@@ -14,12 +14,13 @@
 //! | `0x3000` | page table of linear 0–4 MiB (identity) |
 //! | `0x4000` | a spare page table, for tests that add mappings |
 
-// Each test binary uses a different part of this module.
-#![allow(dead_code)]
-
 use webx86_cpu::mmu::{Mmu, PhysAddr, PhysMemory};
-use webx86_cpu::state::{attr, cr0, flag, reg, sreg, CpuState, Segment};
+use webx86_cpu::state::{cr0, flag, reg, sreg, CpuState, Segment};
 use webx86_cpu::{Cpu, NullPlatform};
+
+use super::paging::identity_map;
+pub use super::paging::pte;
+pub use super::segments::{cache_of, descriptor, gate};
 
 pub const IDT: u32 = 0x0000;
 pub const GDT: u32 = 0x0800;
@@ -67,14 +68,6 @@ pub mod dflags {
     pub const G: u8 = 0x8;
 }
 
-/// Page-table entry bits.
-pub mod pte {
-    pub const P: u32 = 1 << 0;
-    pub const RW: u32 = 1 << 1;
-    pub const US: u32 = 1 << 2;
-    pub const PS: u32 = 1 << 7;
-}
-
 /// A CPU in its reset state over `ram` bytes of zeroed RAM, with nothing on its ports.
 pub fn new_cpu(ram: u32) -> Cpu {
     let mut cpu = Cpu::new(Mmu::new(PhysMemory::new(ram)), Box::new(NullPlatform));
@@ -92,43 +85,6 @@ pub fn poke32(cpu: &mut Cpu, addr: u32, value: u32) {
 
 pub fn poke64(cpu: &mut Cpu, addr: u32, value: u64) {
     poke(cpu, addr, &value.to_le_bytes());
-}
-
-/// A segment descriptor (SDM vol. 3A §3.4.5): `limit` is the raw 20-bit field.
-pub fn descriptor(base: u32, limit: u32, access: u8, flags: u8) -> u64 {
-    let (base, limit) = (u64::from(base), u64::from(limit));
-    (limit & 0xFFFF)
-        | (base & 0xFF_FFFF) << 16
-        | u64::from(access) << 40
-        | (limit >> 16 & 0xF) << 48
-        | u64::from(flags & 0xF) << 52
-        | (base >> 24) << 56
-}
-
-/// A gate descriptor (call, interrupt or trap gate; SDM vol. 3A §5.8.3, §6.11).
-pub fn gate(selector: u16, offset: u32, access: u8) -> u64 {
-    let offset = u64::from(offset);
-    (offset & 0xFFFF) | u64::from(selector) << 16 | u64::from(access) << 40 | (offset >> 16) << 48
-}
-
-/// The hidden part a segment register holds after loading `selector` with descriptor `desc`.
-pub fn cache_of(selector: u16, desc: u64) -> Segment {
-    let high = (desc >> 32) as u32;
-    let raw_limit = (desc & 0xFFFF) as u32 | (high & 0xF_0000);
-    let limit = if high & attr::G != 0 {
-        raw_limit << 12 | 0xFFF
-    } else {
-        raw_limit
-    };
-    let mut seg = Segment {
-        selector: u32::from(selector),
-        base: ((desc >> 16) & 0xFF_FFFF) as u32 | (high & 0xFF00_0000),
-        limit,
-        attrs: high & 0x00F0_FF00,
-        ..Segment::default()
-    };
-    seg.refresh_checks(selector & !3 != 0);
-    seg
 }
 
 /// Real mode at `cs:ip` with the stack at `ss:sp`; the IVT (at 0) points every vector at
@@ -217,6 +173,7 @@ pub fn enter_protected_mode(cpu: &mut Cpu, setup: &ProtectedSetup, eip: u32) {
             sel::CODE0,
             setup.fault_handler,
             access::CALL_GATE32 | access::DPL3,
+            0,
         ),
         descriptor(setup.base, setup.limit, access::CODE_CONFORMING, size),
     ];
@@ -233,7 +190,12 @@ pub fn enter_protected_mode(cpu: &mut Cpu, setup: &ProtectedSetup, eip: u32) {
         access::INT_GATE16
     };
     for vector in 0..256 {
-        let g = gate(sel::CODE0, setup.fault_handler, gate_access | access::DPL3);
+        let g = gate(
+            sel::CODE0,
+            setup.fault_handler,
+            gate_access | access::DPL3,
+            0,
+        );
         poke64(cpu, IDT + 8 * vector, g);
     }
     if setup.code32 {
@@ -244,14 +206,7 @@ pub fn enter_protected_mode(cpu: &mut Cpu, setup: &ProtectedSetup, eip: u32) {
         poke(cpu, TSS + 4, &sel::DATA0.to_le_bytes()); // SS0
     }
     if setup.paging {
-        poke32(cpu, PAGE_DIR, PAGE_TABLE | pte::P | pte::RW | pte::US);
-        for page in 0..1024 {
-            poke32(
-                cpu,
-                PAGE_TABLE + 4 * page,
-                page << 12 | pte::P | pte::RW | pte::US,
-            );
-        }
+        identity_map(cpu, PAGE_DIR, PAGE_TABLE, 1);
     }
 
     let (code, data, cpl) = if setup.ring3 {

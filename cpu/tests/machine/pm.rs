@@ -1,10 +1,11 @@
 //! A small protected-mode machine for tests: a GDT, an IDT and two TSSs in RAM, and a CPU
 //! started in 32-bit protected mode at a chosen privilege level.
-#![allow(dead_code)]
 
 use webx86_cpu::mmu::{Mmu, PhysAddr, PhysMemory};
-use webx86_cpu::state::{attr, cr0, flag, reg, sreg, Segment, TableReg};
+use webx86_cpu::state::{cr0, flag, reg, sreg, Segment, TableReg};
 use webx86_cpu::{Cpu, NullPlatform};
+
+pub use super::segments::{cache_of, descriptor, gate};
 
 pub const GDT: u32 = 0x1000;
 pub const IDT: u32 = 0x2000;
@@ -27,43 +28,6 @@ pub const SEL_ABSENT: u16 = 0x48;
 pub const SEL_KCODE16: u16 = 0x50;
 pub const SEL_TASK_GATE: u16 = 0x58;
 
-/// A code or data segment descriptor: `access` is the P/DPL/S/type byte, `flags` G/D/AVL.
-pub fn segment(base: u32, limit: u32, access: u32, flags: u32) -> u64 {
-    let low = (limit & 0xFFFF) | (base << 16);
-    let high = ((base >> 16) & 0xFF)
-        | (access << 8)
-        | (limit & 0xF_0000)
-        | (flags << 20)
-        | (base & 0xFF00_0000);
-    u64::from(low) | u64::from(high) << 32
-}
-
-/// A gate descriptor: `access` is P/DPL/type, `params` the call-gate parameter count.
-pub fn gate(selector: u16, offset: u32, access: u32, params: u32) -> u64 {
-    let low = (offset & 0xFFFF) | u32::from(selector) << 16;
-    let high = (offset & 0xFFFF_0000) | (access << 8) | params;
-    u64::from(low) | u64::from(high) << 32
-}
-
-/// The hidden part the CPU caches for a descriptor (what the SDM says a load produces).
-pub fn cache_of(desc: u64, selector: u16) -> Segment {
-    let (low, high) = (desc as u32, (desc >> 32) as u32);
-    let raw = (low & 0xFFFF) | (high & 0xF_0000);
-    let mut seg = Segment {
-        selector: u32::from(selector),
-        base: (low >> 16) | ((high & 0xFF) << 16) | (high & 0xFF00_0000),
-        limit: if high & attr::G != 0 {
-            (raw << 12) | 0xFFF
-        } else {
-            raw
-        },
-        attrs: high & 0x00F0_FF00,
-        ..Segment::default()
-    };
-    seg.refresh_checks(true);
-    seg
-}
-
 pub struct Harness {
     pub cpu: Cpu,
 }
@@ -78,16 +42,16 @@ impl Harness {
         };
         let gdt = [
             0,
-            segment(0, 0xFFFFF, 0x9A, 0xC),
-            segment(0, 0xFFFFF, 0x92, 0xC),
-            segment(0, 0xFFFFF, 0xFA, 0xC),
-            segment(0, 0xFFFFF, 0xF2, 0xC),
-            segment(TSS_A, 0x67, 0x8B, 0),
+            descriptor(0, 0xFFFFF, 0x9A, 0xC),
+            descriptor(0, 0xFFFFF, 0x92, 0xC),
+            descriptor(0, 0xFFFFF, 0xFA, 0xC),
+            descriptor(0, 0xFFFFF, 0xF2, 0xC),
+            descriptor(TSS_A, 0x67, 0x8B, 0),
             gate(SEL_KCODE, KCODE, 0xEC, 2),
-            segment(TSS_B, 0x67, 0x89, 0),
-            segment(0, 0xFFFFF, 0x90, 0xC),
-            segment(0, 0xFFFFF, 0x12, 0xC),
-            segment(0, 0xFFFF, 0x9A, 0),
+            descriptor(TSS_B, 0x67, 0x89, 0),
+            descriptor(0, 0xFFFFF, 0x90, 0xC),
+            descriptor(0, 0xFFFFF, 0x12, 0xC),
+            descriptor(0, 0xFFFF, 0x9A, 0),
             gate(SEL_TSS_B, 0, 0x85, 0),
         ];
         for (i, d) in gdt.iter().enumerate() {
@@ -105,7 +69,7 @@ impl Harness {
             base: IDT,
             limit: 0x7FF,
         };
-        s.tr = cache_of(gdt[5], SEL_TSS_A);
+        s.tr = cache_of(SEL_TSS_A, gdt[5]);
         s.eflags = flag::FIXED;
         h.set_level(cpl);
         h
@@ -122,9 +86,9 @@ impl Harness {
         let data_desc = self.read64(GDT + u32::from(data & !7));
         let s = &mut self.cpu.state;
         s.cpl = cpl;
-        s.segs[sreg::CS as usize] = cache_of(code_desc, code);
+        s.segs[sreg::CS as usize] = cache_of(code, code_desc);
         for seg in [sreg::SS, sreg::DS, sreg::ES, sreg::FS, sreg::GS] {
-            s.segs[seg as usize] = cache_of(data_desc, data);
+            s.segs[seg as usize] = cache_of(data, data_desc);
         }
         s.eip = eip;
         s.regs[reg::ESP as usize] = esp;

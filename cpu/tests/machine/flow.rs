@@ -3,17 +3,17 @@
 //! RAM, and one instruction decoded and run the way the execution loop runs it, so a test sees
 //! the handler's `Exec` result (the fault vector and error code) directly.
 
-#![allow(dead_code)]
-
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use iced_x86::{Decoder, DecoderOptions};
-use webx86_cpu::exec;
 use webx86_cpu::mmu::{LinAddr, Mmu, PhysAddr, PhysMemory};
 use webx86_cpu::state::{attr, cr0, flag, reg, sreg, Segment};
 use webx86_cpu::{Cpu, Exec, Platform};
+
+use super::paging::{identity_map, pte};
+use super::runner;
+pub use super::segments::{data_segment, flat32_state, flat_segment};
 
 /// Guest RAM: 8 MiB.
 pub const RAM: u32 = 8 << 20;
@@ -23,9 +23,9 @@ pub const CODE: u32 = 0x0001_0000;
 pub const PAGE_DIR: u32 = 0x0070_0000;
 pub const PAGE_TABLES: u32 = 0x0070_1000;
 
-pub const PTE_P: u32 = 1;
-pub const PTE_RW: u32 = 2;
-pub const PTE_US: u32 = 4;
+pub const PTE_P: u32 = pte::P;
+pub const PTE_RW: u32 = pte::RW;
+pub const PTE_US: u32 = pte::US;
 
 /// Every port access the guest made: (is write, port, size, value).
 pub type IoLog = Rc<RefCell<Vec<(bool, u16, u8, u32)>>>;
@@ -70,55 +70,13 @@ fn machine() -> Machine {
     Machine { cpu, io, reads }
 }
 
-/// A flat segment: base 0, 4 GiB, 32-bit, DPL `dpl`; `code` makes it readable code.
-pub fn flat_segment(selector: u32, code: bool, dpl: u32) -> Segment {
-    let mut s = Segment {
-        selector,
-        base: 0,
-        limit: u32::MAX,
-        attrs: attr::P
-            | attr::S
-            | attr::RW
-            | attr::ACCESSED
-            | attr::DB
-            | attr::G
-            | (dpl << attr::DPL_SHIFT)
-            | if code { attr::CODE } else { 0 },
-        ..Segment::default()
-    };
-    s.refresh_checks(true);
-    s
-}
-
-/// A data segment with the given base, limit and D/B bit (expand-up, writable, DPL 0).
-pub fn data_segment(selector: u32, base: u32, limit: u32, big: bool) -> Segment {
-    let mut s = Segment {
-        selector,
-        base,
-        limit,
-        attrs: attr::P | attr::S | attr::RW | attr::ACCESSED | if big { attr::DB } else { 0 },
-        ..Segment::default()
-    };
-    s.refresh_checks(true);
-    s
-}
-
 impl Machine {
     /// 32-bit protected mode at CPL 0 with flat code, data and stack segments, paging off,
     /// ESP = 0x80000.
     pub fn flat32() -> Self {
         let mut m = machine();
-        let s = &mut m.cpu.state;
-        s.cr0 |= cr0::PE;
-        for (n, seg) in s.segs.iter_mut().enumerate() {
-            *seg = flat_segment(0x10, false, 0);
-            if n == sreg::CS as usize {
-                *seg = flat_segment(0x08, true, 0);
-            }
-        }
-        s.cpl = 0;
-        s.eip = CODE;
-        s.regs[reg::ESP as usize] = 0x0008_0000;
+        m.cpu.state = flat32_state(CODE);
+        m.cpu.state.regs[reg::ESP as usize] = 0x0008_0000;
         m
     }
 
@@ -167,19 +125,7 @@ impl Machine {
 
     /// Turns paging on with 0–8 MiB identity-mapped by user-writable 4 KiB pages.
     pub fn enable_paging(&mut self) {
-        let mem = &mut self.cpu.mmu.phys;
-        for t in 0..2 {
-            let table = PAGE_TABLES + t * 0x1000;
-            mem.write(
-                PhysAddr(PAGE_DIR + t * 4),
-                4,
-                table | PTE_P | PTE_RW | PTE_US,
-            );
-            for n in 0..1024 {
-                let page = (t * 1024 + n) << 12;
-                mem.write(PhysAddr(table + n * 4), 4, page | PTE_P | PTE_RW | PTE_US);
-            }
-        }
+        identity_map(&mut self.cpu, PAGE_DIR, PAGE_TABLES, 2);
         self.cpu.state.cr3 = PAGE_DIR;
         self.cpu.state.cr0 |= cr0::PG;
         self.cpu.sync_paging();
@@ -232,16 +178,10 @@ impl Machine {
         let lin = cs.base.wrapping_add(eip);
         self.write_bytes(lin, code);
         let bitness = if cs.big() { 32 } else { 16 };
-        let mut decoder = Decoder::with_ip(bitness, code, u64::from(eip), DecoderOptions::NONE);
-        let instr = decoder.decode();
-        assert!(!instr.is_invalid(), "test code {code:02X?} does not decode");
+        let instr = runner::decode(code, bitness, eip);
+        let instr = instr.unwrap_or_else(|| panic!("test code {code:02X?} does not decode"));
         assert_eq!(instr.len(), code.len(), "test code must be one instruction");
-        let op = exec::lower(&instr).op;
-        self.cpu.state.eip = eip.wrapping_add(instr.len() as u32);
-        let result = (op.handler)(&mut self.cpu, &op);
-        if result.is_err() {
-            self.cpu.state.eip = eip;
-        }
+        let result = runner::execute(&mut self.cpu, &instr, eip);
         self.cpu.end_block = false;
         result
     }
@@ -264,42 +204,5 @@ impl Machine {
     /// Resets EIP to the code address (between independent test instructions).
     pub fn rewind(&mut self, eip: u32) {
         self.cpu.state.eip = eip;
-    }
-}
-
-/// The arithmetic flags of `a - b` (`size` bytes) computed by the host CPU.
-#[cfg(target_arch = "x86_64")]
-pub fn host_cmp_flags(a: u32, b: u32, size: usize) -> u32 {
-    use core::arch::asm;
-    let flags: u64;
-    // SAFETY: CMP on registers and a balanced PUSHFQ/POP touch only the named registers and
-    // the stack slot PUSHFQ uses, which the asm block is allowed to use (no `nostack`).
-    unsafe {
-        match size {
-            1 => {
-                asm!("cmp {a:l}, {b:l}", "pushfq", "pop {f}", a = in(reg) a, b = in(reg) b, f = out(reg) flags)
-            }
-            2 => {
-                asm!("cmp {a:x}, {b:x}", "pushfq", "pop {f}", a = in(reg) a, b = in(reg) b, f = out(reg) flags)
-            }
-            _ => {
-                asm!("cmp {a:e}, {b:e}", "pushfq", "pop {f}", a = in(reg) a, b = in(reg) b, f = out(reg) flags)
-            }
-        }
-    }
-    flags as u32 & flag::ARITH
-}
-
-/// A small deterministic PRNG (xorshift32) for random operands.
-pub struct Rng(pub u32);
-
-impl Rng {
-    pub fn next(&mut self) -> u32 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.0 = x;
-        x
     }
 }
