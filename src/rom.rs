@@ -36,7 +36,7 @@ pub struct RomPlatform<O: RomOutput> {
     pub post_port: u16,
 }
 
-impl<O: RomOutput> Platform for RomPlatform<O> {
+impl<O: RomOutput + 'static> Platform for RomPlatform<O> {
     fn io_read(&mut self, _port: u16, size: u8) -> u32 {
         u32::MAX >> (32 - 8 * u32::from(size.clamp(1, 4)))
     }
@@ -137,7 +137,8 @@ pub fn run_rom(cpu: &mut Cpu, max: u64) -> RomEnd {
         }
         match cpu.run(left.min(SLICE)) {
             RunExit::HaltedForever => return RomEnd::Halted,
-            RunExit::Shutdown => return RomEnd::Shutdown,
+            // No ROM-run device asks for a reset; treat one like the shutdown it would follow.
+            RunExit::Shutdown | RunExit::Reset => return RomEnd::Shutdown,
             // Nothing can interrupt a ROM run: a halt with IF=1 idles until the budget ends.
             RunExit::Idle => return RomEnd::Budget,
             RunExit::Budget => {}
