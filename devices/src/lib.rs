@@ -1,0 +1,4 @@
+pub mod bus;
+pub mod pic;
+
+pub use bus::{PortBus, PortIo, PortWidth};
