@@ -1,5 +1,8 @@
 //! The `webx86` command-line tool.
 
+mod boot_command;
+mod host_console;
+
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -35,6 +38,32 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Boot a Linux kernel (bzImage) directly, with the serial console (COM1, ttyS0) on
+    /// stdin/stdout. On a terminal, type Ctrl-A x to quit (Ctrl-A Ctrl-A sends Ctrl-A); from a
+    /// pipe, bytes pass unchanged. Exits 0 when the guest powers off or reboots, 1 on a triple
+    /// fault or a kernel/initrd that cannot be loaded.
+    Boot {
+        /// The kernel: a bzImage such as Debian's /boot/vmlinuz-*-686.
+        #[arg(long, value_name = "FILE")]
+        kernel: String,
+        /// An initrd or initramfs image.
+        #[arg(long, value_name = "FILE")]
+        initrd: Option<String>,
+        /// The kernel command line [default: "console=ttyS0 ..." as webx86::machine::DEFAULT_CMDLINE]
+        #[arg(long, value_name = "CMDLINE")]
+        append: Option<String>,
+        /// Guest RAM in MiB (2-3584).
+        #[arg(long, value_name = "MiB", default_value_t = 256,
+              value_parser = clap::value_parser!(u32).range(2..=3584))]
+        mem: u32,
+        /// Guest time from instructions retired instead of the host clock: the same input
+        /// gives the same output.
+        #[arg(long)]
+        deterministic: bool,
+        /// At the end, print instructions retired, guest MIPS and guest time on stderr.
+        #[arg(long)]
+        stats: bool,
+    },
 }
 
 fn parse_port(text: &str) -> Result<u16, String> {
@@ -48,6 +77,21 @@ fn parse_port(text: &str) -> Result<u16, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Boot {
+            kernel,
+            initrd,
+            append,
+            mem,
+            deterministic,
+            stats,
+        } => boot_command::run(boot_command::BootOptions {
+            kernel,
+            initrd,
+            append,
+            mem_mib: mem,
+            deterministic,
+            stats,
+        }),
         Command::Rom {
             file,
             post_port,

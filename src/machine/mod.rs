@@ -1,0 +1,156 @@
+//! The PC: one CPU with its memory, the platform devices and the clock, run in time slices.
+//!
+//! The front end (the native `webx86 boot` command, the browser worker, tests) calls
+//! [`Machine::run_slice`] in a loop, moving console bytes in and out between slices. A slice
+//! ends at the next device event (a timer interrupt) or after [`SLICE_NS`] of guest time,
+//! whichever is first, so device interrupts arrive on time without checking the clock on every
+//! instruction. When the guest idles in HLT, a deterministic machine jumps its clock to the next
+//! event; a realtime one reports [`SliceEnd::Idle`] and lets the host wait.
+
+pub mod clock;
+mod platform;
+
+use webx86_bios::{enter_linux, load_linux, BootError, Image, LinuxBoot};
+use webx86_cpu::mmu::{Mmu, PhysMemory};
+use webx86_cpu::{Cpu, RunExit};
+
+pub use clock::{Clock, HostClock, Nanos};
+pub use platform::PcPlatform;
+
+/// Guest time one slice runs at most.
+pub const SLICE_NS: Nanos = 2_000_000;
+/// Largest memory size: 3.5 GiB, below the PCI hole at 0xE0000000.
+pub const MAX_MEM_MIB: u32 = 3584;
+/// Smallest memory size the PC model accepts (the legacy first MiB plus some).
+pub const MIN_MEM_MIB: u32 = 2;
+
+/// The default kernel command line: the serial console, and the bare PC webx86 models (8259
+/// PIC and 8254 PIT, no ACPI or local APIC, PCI without MSI).
+pub const DEFAULT_CMDLINE: &str = "console=ttyS0 acpi=off nolapic pci=nomsi";
+
+/// How a slice ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SliceEnd {
+    /// The guest ran; call again.
+    Ran,
+    /// The CPU halted waiting for an interrupt and no device has one due before `until`
+    /// (`None`: none is scheduled at all, only input can wake it). The host may wait until
+    /// then or until input arrives; calling again at once is also correct.
+    Idle { until: Option<Nanos> },
+    /// HLT with interrupts disabled: nothing can wake the CPU. This is how Linux ends a
+    /// power-off on a PC without ACPI power management ("System halted").
+    PoweredOff,
+    /// The guest asked for a reset (reboot).
+    ResetRequested,
+    /// Triple fault: the CPU shut down.
+    TripleFault,
+}
+
+/// Machine options chosen at creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MachineConfig {
+    /// RAM in MiB ([`MIN_MEM_MIB`]..=[`MAX_MEM_MIB`]).
+    pub mem_mib: u32,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        Self { mem_mib: 128 }
+    }
+}
+
+/// A PC: CPU, memory, devices and clock.
+pub struct Machine {
+    /// Boxed so its state never moves (the JIT bakes its address into code).
+    cpu: Box<Cpu>,
+}
+
+impl Machine {
+    /// A powered-on PC with `config.mem_mib` of RAM (clamped to the supported range), time
+    /// from `clock`. The CPU is at its reset vector with no firmware: load something next.
+    pub fn new(config: MachineConfig, clock: Clock) -> Self {
+        let mem = config.mem_mib.clamp(MIN_MEM_MIB, MAX_MEM_MIB) << 20;
+        let mmu = Mmu::new(PhysMemory::new(mem));
+        let mut cpu = Box::new(Cpu::new(mmu, Box::new(PcPlatform::new(clock))));
+        cpu.reset();
+        Self { cpu }
+    }
+
+    /// Loads a Linux kernel (bzImage), an optional initrd and a command line, and points the
+    /// CPU at the kernel's 32-bit entry.
+    pub fn boot_linux(
+        &mut self,
+        kernel: Image,
+        initrd: Option<Image>,
+        cmdline: &str,
+    ) -> Result<LinuxBoot, BootError> {
+        let boot = load_linux(&mut self.cpu.mmu.phys, kernel, initrd, cmdline)?;
+        enter_linux(&mut self.cpu, &boot);
+        Ok(boot)
+    }
+
+    /// The platform (devices, clock, console queues).
+    pub fn platform(&mut self) -> &mut PcPlatform {
+        // The CPU was built with a PcPlatform in `new` and it is never replaced.
+        self.cpu
+            .platform_mut::<PcPlatform>()
+            .expect("the machine's CPU runs on its PcPlatform")
+    }
+
+    pub fn cpu(&self) -> &Cpu {
+        &self.cpu
+    }
+
+    /// The CPU, for debuggers and tests.
+    pub fn cpu_mut(&mut self) -> &mut Cpu {
+        &mut self.cpu
+    }
+
+    /// Instructions retired since power-on.
+    pub fn retired(&self) -> u64 {
+        self.cpu.state.retired
+    }
+
+    /// Guest time now.
+    pub fn now(&mut self) -> Nanos {
+        let retired = self.cpu.state.retired;
+        self.platform().clock.now(retired)
+    }
+
+    /// Runs the guest until the next device event, for at most [`SLICE_NS`].
+    pub fn run_slice(&mut self) -> SliceEnd {
+        let retired = self.cpu.state.retired;
+        let platform = self.platform();
+        let now = platform.sync(retired);
+        let deadline = platform
+            .next_event()
+            .map_or(now + SLICE_NS, |event| event.min(now + SLICE_NS));
+        let budget = Clock::instructions_for(deadline.saturating_sub(now));
+        match self.cpu.run(budget) {
+            RunExit::Budget => SliceEnd::Ran,
+            RunExit::Idle => self.idle(),
+            RunExit::HaltedForever => SliceEnd::PoweredOff,
+            RunExit::Reset => SliceEnd::ResetRequested,
+            RunExit::Shutdown => SliceEnd::TripleFault,
+        }
+    }
+
+    /// The CPU halted with interrupts enabled and none pending.
+    fn idle(&mut self) -> SliceEnd {
+        let retired = self.cpu.state.retired;
+        let platform = self.platform();
+        platform.sync(retired);
+        if platform.interrupt_requested() {
+            return SliceEnd::Ran;
+        }
+        let next = platform.next_event();
+        match next {
+            Some(until) if platform.clock.is_deterministic() => {
+                platform.clock.skip_to(until, retired);
+                platform.sync(retired);
+                SliceEnd::Ran
+            }
+            _ => SliceEnd::Idle { until: next },
+        }
+    }
+}
