@@ -85,7 +85,10 @@ impl fmt::Display for PortBusError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PortBusError::BadRange { base, len } => {
-                write!(f, "port window {base:#06x}+{len} is empty or runs past 0xffff")
+                write!(
+                    f,
+                    "port window {base:#06x}+{len} is empty or runs past 0xffff"
+                )
             }
             PortBusError::Overlap { port } => write!(f, "port {port:#06x} is already claimed"),
         }

@@ -44,7 +44,11 @@ fn initialisation_sets_vectors_and_clears_mask() {
     assert_eq!(pic.chips[1].vector_base, SLAVE_BASE);
     assert_eq!(pic.master().read(1, 1), 0);
     pic.master().write(1, 1, 0xFB);
-    assert_eq!(pic.master().read(1, 1), 0xFB, "OCW1 reads back from the data port");
+    assert_eq!(
+        pic.master().read(1, 1),
+        0xFB,
+        "OCW1 reads back from the data port"
+    );
     assert!(!pic.intr());
 }
 
@@ -99,12 +103,20 @@ fn specific_eoi_and_rotation() {
     assert_eq!(pic.chips[0].lowest_priority, 6);
     pic.set_irq(0, true);
     pic.set_irq(7, true);
-    assert_eq!(pic.acknowledge(), MASTER_BASE + 7, "after rotation IR7 has top priority");
+    assert_eq!(
+        pic.acknowledge(),
+        MASTER_BASE + 7,
+        "after rotation IR7 has top priority"
+    );
     // Set priority command: make IR1 lowest, so IR2 is highest and IR0 lowest but one.
     pic.master().write(0, 1, 0x20);
     pic.master().write(0, 1, 0xC0 | 1);
     pic.set_irq(5, true);
-    assert_eq!(pic.acknowledge(), MASTER_BASE + 5, "IR5 ranks above IR0 when IR1 is lowest");
+    assert_eq!(
+        pic.acknowledge(),
+        MASTER_BASE + 5,
+        "IR5 ranks above IR0 when IR1 is lowest"
+    );
     // Rotate on specific EOI.
     pic.master().write(0, 1, 0xE0 | 5);
     assert_eq!(pic.chips[0].lowest_priority, 5);
@@ -137,7 +149,11 @@ fn poll_command() {
     pic.master().write(0, 1, 0x0C);
     assert_eq!(pic.master().read(0, 1), 0x85);
     assert_eq!(read_isr(&mut pic, false), 0x20, "poll acts as INTA");
-    assert_eq!(pic.master().read(0, 1), 0, "poll is one-shot: next read is IRR");
+    assert_eq!(
+        pic.master().read(0, 1),
+        0,
+        "poll is one-shot: next read is IRR"
+    );
 }
 
 #[test]
@@ -166,7 +182,10 @@ fn cascade_through_ir2() {
     assert_eq!(read_isr(&mut pic, false), 0x04);
     assert_eq!(read_isr(&mut pic, true), 0x04);
     pic.set_irq(9, true);
-    assert!(!pic.intr(), "master IR2 in service blocks the slave (fully nested)");
+    assert!(
+        !pic.intr(),
+        "master IR2 in service blocks the slave (fully nested)"
+    );
     pic.slave().write(0, 1, 0x20);
     eoi_master(&mut pic);
     assert_eq!(pic.acknowledge(), SLAVE_BASE + 1);
@@ -194,7 +213,11 @@ fn spurious_irq7_and_irq15() {
     assert!(pic.intr());
     pic.set_irq(5, false);
     assert_eq!(pic.acknowledge(), MASTER_BASE + 7);
-    assert_eq!(read_isr(&mut pic, false), 0, "spurious IRQ7 is not in service");
+    assert_eq!(
+        read_isr(&mut pic, false),
+        0,
+        "spurious IRQ7 is not in service"
+    );
 
     pic.elcr().write(1, 1, 0x08);
     pic.set_irq(11, true);
@@ -210,9 +233,17 @@ fn spurious_irq7_and_irq15() {
 fn level_triggered_via_elcr() {
     let mut pic = init(false);
     pic.elcr().write(0, 1, 0xFF);
-    assert_eq!(pic.elcr().read(0, 1), 0xF8, "IRQ 0-2 cannot be level triggered");
+    assert_eq!(
+        pic.elcr().read(0, 1),
+        0xF8,
+        "IRQ 0-2 cannot be level triggered"
+    );
     pic.elcr().write(1, 1, 0xFF);
-    assert_eq!(pic.elcr().read(1, 1), 0xDE, "IRQ 8 and 13 cannot be level triggered");
+    assert_eq!(
+        pic.elcr().read(1, 1),
+        0xDE,
+        "IRQ 8 and 13 cannot be level triggered"
+    );
     pic.set_irq(4, true);
     assert_eq!(pic.acknowledge(), MASTER_BASE + 4);
     eoi_master(&mut pic);
@@ -234,7 +265,10 @@ fn icw1_resets_edge_sense_and_state() {
     pic.master().write(1, 1, MASTER_BASE as u32);
     pic.master().write(1, 1, 0x04);
     pic.master().write(1, 1, 0x01);
-    assert!(!pic.intr(), "ICW1 clears IRR/ISR; a held-high input must edge again");
+    assert!(
+        !pic.intr(),
+        "ICW1 clears IRR/ISR; a held-high input must edge again"
+    );
     assert_eq!(read_isr(&mut pic, false), 0);
     pic.set_irq(1, false);
     pic.set_irq(1, true);
