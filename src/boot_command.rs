@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use webx86::machine::clock::StdHostClock;
-use webx86::machine::{Clock, Machine, MachineConfig, SliceEnd, DEFAULT_CMDLINE};
+use webx86::machine::{
+    Clock, Machine, MachineConfig, SliceEnd, DEFAULT_CMDLINE, DEFAULT_RTC_UNIX_TIME,
+};
 use webx86_bios::{BootError, Image};
 
 use crate::host_console::{ConsoleInput, HostConsole};
@@ -45,6 +47,11 @@ pub fn run(options: BootOptions) -> ExitCode {
     let mut machine = Machine::new(
         MachineConfig {
             mem_mib: options.mem_mib,
+            rtc_unix_time: if options.deterministic {
+                DEFAULT_RTC_UNIX_TIME
+            } else {
+                host_unix_time()
+            },
         },
         clock,
     );
@@ -98,6 +105,13 @@ pub fn run(options: BootOptions) -> ExitCode {
     }
 }
 
+/// The host's wall-clock time for the RTC (realtime mode).
+fn host_unix_time() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(DEFAULT_RTC_UNIX_TIME, |d| d.as_secs() as i64)
+}
+
 fn fail(message: &str) -> ExitCode {
     eprintln!("webx86: {message}");
     ExitCode::from(1)
@@ -123,6 +137,10 @@ fn run_console(machine: &mut Machine, console: &mut HostConsole) -> ConsoleEnd {
         if !output.is_empty() {
             let _ = stdout.write_all(&output);
             let _ = stdout.flush();
+        }
+        let debug = machine.platform().take_debug_output();
+        if !debug.is_empty() {
+            let _ = std::io::stderr().write_all(&debug);
         }
         for line in machine.platform().take_log() {
             eprintln!("webx86: {line}");

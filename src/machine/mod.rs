@@ -46,16 +46,25 @@ pub enum SliceEnd {
     TripleFault,
 }
 
+/// What the RTC shows at power-on unless told otherwise: 2024-01-01 00:00:00 UTC (a fixed
+/// time keeps deterministic runs identical; front ends in realtime mode pass the host's time).
+pub const DEFAULT_RTC_UNIX_TIME: i64 = 1_704_067_200;
+
 /// Machine options chosen at creation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MachineConfig {
     /// RAM in MiB ([`MIN_MEM_MIB`]..=[`MAX_MEM_MIB`]).
     pub mem_mib: u32,
+    /// The RTC's date and time at power-on, in Unix seconds.
+    pub rtc_unix_time: i64,
 }
 
 impl Default for MachineConfig {
     fn default() -> Self {
-        Self { mem_mib: 128 }
+        Self {
+            mem_mib: 128,
+            rtc_unix_time: DEFAULT_RTC_UNIX_TIME,
+        }
     }
 }
 
@@ -71,7 +80,8 @@ impl Machine {
     pub fn new(config: MachineConfig, clock: Clock) -> Self {
         let mem = config.mem_mib.clamp(MIN_MEM_MIB, MAX_MEM_MIB) << 20;
         let mmu = Mmu::new(PhysMemory::new(mem));
-        let mut cpu = Box::new(Cpu::new(mmu, Box::new(PcPlatform::new(clock))));
+        let platform = PcPlatform::new(clock, mem, config.rtc_unix_time);
+        let mut cpu = Box::new(Cpu::new(mmu, Box::new(platform)));
         cpu.reset();
         Self { cpu }
     }

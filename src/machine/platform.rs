@@ -1,153 +1,131 @@
-//! The PC's wiring: which device answers which port, which IRQ line each drives, and how they
-//! all get time. This is the one file that knows the devices; the rest of the machine sees a
-//! [`PcPlatform`] through the CPU's `Platform` trait and a few methods for the front end.
+//! The PC platform as the CPU sees it: the legacy chipset (`webx86_devices::Chipset`: PIC, PIT,
+//! RTC, COM1, i8042, system ports, PCI host bridge, with their IRQ wiring), the clock every
+//! device reads, the serial console's queues, and the chipset's A20 and reset outputs turned
+//! into requests for the CPU. This is the one file that knows the devices.
 
 use std::collections::VecDeque;
 
 use webx86_cpu::{Platform, PlatformRequest};
-use webx86_devices::pic::DualPic;
-use webx86_devices::{PortBus, PortIo, PortWidth};
+use webx86_devices::{Chipset, ChipsetConfig};
 
 use super::clock::{Clock, Nanos};
 
-/// The devices behind the port bus, named by what they are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PortDevice {
-    PicMaster,
-    PicSlave,
-    Elcr,
-}
-
-/// The port-mapped devices of the PC.
-struct Devices {
-    pic: DualPic,
-}
-
-impl Devices {
-    fn read(&mut self, device: PortDevice, offset: u16, size: u8) -> u32 {
-        match device {
-            PortDevice::PicMaster => self.pic.master().read(offset, size),
-            PortDevice::PicSlave => self.pic.slave().read(offset, size),
-            PortDevice::Elcr => self.pic.elcr().read(offset, size),
-        }
-    }
-
-    fn write(&mut self, device: PortDevice, offset: u16, size: u8, value: u32) {
-        match device {
-            PortDevice::PicMaster => self.pic.master().write(offset, size, value),
-            PortDevice::PicSlave => self.pic.slave().write(offset, size, value),
-            PortDevice::Elcr => self.pic.elcr().write(offset, size, value),
-        }
-    }
-
-    /// Brings the timers up to `now` and raises the interrupts that came due.
-    fn advance(&mut self, _now: Nanos) {}
-
-    /// The next time a device will raise an interrupt by itself, if any is scheduled.
-    fn next_event(&self) -> Option<Nanos> {
-        None
-    }
-}
-
-/// The platform the CPU sees: the port bus and devices, the interrupt controller, the clock,
-/// and the console's byte queues.
+/// The platform the CPU sees.
 pub struct PcPlatform {
-    bus: PortBus<PortDevice>,
-    devices: Devices,
+    chipset: Chipset,
     pub(super) clock: Clock,
+    /// Guest time of the last sync: port accesses happen at this time.
+    now: Nanos,
+    /// The A20 gate as last handed to the CPU.
+    a20: bool,
     /// Requests for the CPU (A20, reset) from the last port write.
     requests: VecDeque<PlatformRequest>,
-    /// Bytes the guest sent on the serial console, not yet taken by the front end.
-    console_out: Vec<u8>,
-    /// Bytes typed on the console, not yet accepted by the UART.
+    /// Bytes typed on the console that COM1's receive FIFO had no room for yet.
     console_in: VecDeque<u8>,
     /// Diagnostics for the front end (unknown ports, once each).
     log: Vec<String>,
 }
 
 impl PcPlatform {
-    pub fn new(clock: Clock) -> Self {
-        let mut bus = PortBus::new();
-        let windows = [
-            (DualPic::MASTER_PORT, 2, PortDevice::PicMaster),
-            (DualPic::SLAVE_PORT, 2, PortDevice::PicSlave),
-            (DualPic::ELCR_PORT, 2, PortDevice::Elcr),
-        ];
-        for (base, len, device) in windows {
-            // The windows above are fixed and disjoint; a failure is a wiring bug.
-            bus.insert(base, len, device, PortWidth::Byte)
-                .unwrap_or_else(|e| panic!("PC port wiring: {e}"));
-        }
+    /// The chipset at time 0 with `ram_bytes` of RAM (for the CMOS), the RTC showing
+    /// `rtc_unix_time` then, and the A20 gate open as firmware leaves it.
+    pub fn new(clock: Clock, ram_bytes: u32, rtc_unix_time: i64) -> Self {
+        let chipset = Chipset::new(&ChipsetConfig {
+            rtc_unix_time,
+            ram_bytes: u64::from(ram_bytes),
+            a20_enabled: true,
+        });
         Self {
-            bus,
-            devices: Devices {
-                pic: DualPic::new(),
-            },
+            a20: chipset.a20_enabled(),
+            chipset,
             clock,
+            now: 0,
             requests: VecDeque::new(),
-            console_out: Vec::new(),
             console_in: VecDeque::new(),
             log: Vec::new(),
         }
     }
 
-    /// Brings the devices up to guest time for `retired` instructions; returns that time.
+    /// Brings the devices up to guest time for `retired` instructions and hands COM1 what it
+    /// can take of the typed input; returns the time.
     pub fn sync(&mut self, retired: u64) -> Nanos {
-        let now = self.clock.now(retired);
-        self.devices.advance(now);
-        now
+        self.now = self.clock.now(retired);
+        self.chipset.advance(self.now);
+        if !self.console_in.is_empty() {
+            let (front, _) = self.console_in.as_slices();
+            let taken = self.chipset.serial_input(front, self.now);
+            self.console_in.drain(..taken);
+        }
+        self.now
     }
 
-    /// When a device next raises an interrupt by itself.
+    /// When a device next changes an interrupt line by itself.
     pub fn next_event(&self) -> Option<Nanos> {
-        self.devices.next_event()
+        self.chipset.next_event_ns()
     }
 
     /// Whether an interrupt is waiting for the CPU.
     pub fn interrupt_requested(&self) -> bool {
-        self.devices.pic.intr()
+        self.chipset.intr()
     }
 
-    /// Queues bytes typed on the serial console.
+    /// Queues bytes typed on the serial console; COM1 gets them as its FIFO has room.
     pub fn send_console_input(&mut self, bytes: &[u8]) {
         self.console_in.extend(bytes);
     }
 
-    /// Takes what the guest wrote to the serial console since the last call.
-    pub fn take_console_output(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.console_out)
+    /// Typed bytes COM1 has not taken yet.
+    pub fn console_input_pending(&self) -> usize {
+        self.console_in.len()
     }
 
-    /// Takes diagnostics (unknown ports, ...) for the front end to show.
+    /// What the guest sent on the serial console (COM1, ttyS0) since the last call.
+    pub fn take_console_output(&mut self) -> Vec<u8> {
+        self.chipset.take_serial_output()
+    }
+
+    /// What the guest wrote to the 0xE9 debug port since the last call.
+    pub fn take_debug_output(&mut self) -> Vec<u8> {
+        self.chipset.take_debug_output()
+    }
+
+    /// Diagnostics for the front end to show (the first access to each unknown port).
     pub fn take_log(&mut self) -> Vec<String> {
-        for notice in self.bus.take_notices() {
+        for notice in self.chipset.take_notices() {
             self.log.push(notice.to_string());
         }
         std::mem::take(&mut self.log)
+    }
+
+    /// The chipset, for tests and snapshots.
+    pub fn chipset(&mut self) -> &mut Chipset {
+        &mut self.chipset
     }
 }
 
 impl Platform for PcPlatform {
     fn io_read(&mut self, port: u16, size: u8) -> u32 {
-        let Self { bus, devices, .. } = self;
-        bus.read_with(port, size, |device, offset, size| {
-            devices.read(device, offset, size)
-        })
+        self.chipset.io_read(port, size, self.now)
     }
 
     fn io_write(&mut self, port: u16, size: u8, value: u32) {
-        let Self { bus, devices, .. } = self;
-        bus.write_with(port, size, value, |device, offset, size, value| {
-            devices.write(device, offset, size, value)
-        });
+        self.chipset.io_write(port, size, value, self.now);
+        let a20 = self.chipset.a20_enabled();
+        if a20 != self.a20 {
+            self.a20 = a20;
+            self.requests.push_back(PlatformRequest::SetA20(a20));
+        }
+        if self.chipset.take_reset_request() {
+            self.requests.push_back(PlatformRequest::Reset);
+        }
     }
 
     fn interrupt_pending(&mut self) -> bool {
-        self.devices.pic.intr()
+        self.chipset.intr()
     }
 
     fn acknowledge_interrupt(&mut self) -> Option<u8> {
-        Some(self.devices.pic.acknowledge())
+        Some(self.chipset.acknowledge())
     }
 
     fn timestamp(&mut self, retired: u64) -> u64 {
