@@ -5,9 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use webx86::machine::clock::StdHostClock;
-use webx86::machine::{
-    Clock, Machine, MachineConfig, SliceEnd, DEFAULT_CMDLINE, DEFAULT_RTC_UNIX_TIME,
-};
+use webx86::machine::{Clock, Machine, MachineConfig, SliceEnd, DEFAULT_RTC_UNIX_TIME};
 use webx86_bios::{BootError, Image};
 
 use crate::host_console::{ConsoleInput, HostConsole};
@@ -16,10 +14,11 @@ use crate::host_console::{ConsoleInput, HostConsole};
 pub struct BootOptions {
     pub kernel: String,
     pub initrd: Option<String>,
-    pub append: Option<String>,
+    pub append: String,
     pub mem_mib: u32,
     pub deterministic: bool,
     pub stats: bool,
+    pub guest_decompress: bool,
 }
 
 fn read_file(path: &str) -> Result<Vec<u8>, BootError> {
@@ -55,13 +54,18 @@ pub fn run(options: BootOptions) -> ExitCode {
         },
         clock,
     );
-    let cmdline = options.append.as_deref().unwrap_or(DEFAULT_CMDLINE);
+    let cmdline = options.append.as_str();
     let initrd_image = match (&options.initrd, &initrd) {
         (Some(name), Some(bytes)) => Some(Image::new(name, bytes)),
         _ => None,
     };
-    if let Err(e) = machine.boot_linux(Image::new(&options.kernel, &kernel), initrd_image, cmdline)
-    {
+    let kernel_image = Image::new(&options.kernel, &kernel);
+    if let Err(e) = machine.boot_linux_with(
+        kernel_image,
+        initrd_image,
+        cmdline,
+        !options.guest_decompress,
+    ) {
         return fail(&e.to_string());
     }
 

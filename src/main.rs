@@ -49,9 +49,9 @@ enum Command {
         /// An initrd or initramfs image.
         #[arg(long, value_name = "FILE")]
         initrd: Option<String>,
-        /// The kernel command line [default: "console=ttyS0 ..." as webx86::machine::DEFAULT_CMDLINE]
-        #[arg(long, value_name = "CMDLINE")]
-        append: Option<String>,
+        /// The kernel command line.
+        #[arg(long, value_name = "CMDLINE", default_value = webx86::machine::DEFAULT_CMDLINE)]
+        append: String,
         /// Guest RAM in MiB (2-3584).
         #[arg(long, value_name = "MiB", default_value_t = 256,
               value_parser = clap::value_parser!(u32).range(2..=3584))]
@@ -63,6 +63,10 @@ enum Command {
         /// At the end, print instructions retired, guest MIPS and guest time on stderr.
         #[arg(long)]
         stats: bool,
+        /// Let the bzImage's own decompressor unpack the kernel in the guest, as the boot
+        /// protocol has it, instead of unpacking it on the host (slower; for testing).
+        #[arg(long)]
+        guest_decompress: bool,
     },
 }
 
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
             mem,
             deterministic,
             stats,
+            guest_decompress,
         } => boot_command::run(boot_command::BootOptions {
             kernel,
             initrd,
@@ -91,6 +96,7 @@ fn main() -> ExitCode {
             mem_mib: mem,
             deterministic,
             stats,
+            guest_decompress,
         }),
         Command::Rom {
             file,

@@ -8,6 +8,7 @@
 mod error;
 mod linux;
 mod setup_header;
+pub mod vmlinux;
 mod zero_page;
 
 pub use error::BootError;

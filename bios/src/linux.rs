@@ -6,6 +6,7 @@ use webx86_cpu::Cpu;
 use webx86_mmu::{PhysAddr, PhysMemory};
 
 use crate::setup_header::{offset as hdr, SetupHeader, KERNEL_LOAD_ADDR};
+use crate::vmlinux::Vmlinux;
 use crate::zero_page::{e820_map, ZeroPage};
 use crate::BootError;
 
@@ -66,6 +67,9 @@ pub struct LinuxBoot {
     pub zero_page: u32,
     /// Physical address and size of the initrd, if any.
     pub initrd: Option<(u32, u32)>,
+    /// The kernel was decompressed on the host and starts at its ELF entry, past the
+    /// bzImage's own decompressor.
+    pub decompressed_on_host: bool,
 }
 
 fn mib_up(bytes: u64) -> u32 {
@@ -75,11 +79,16 @@ fn mib_up(bytes: u64) -> u32 {
 /// Loads `kernel` (a bzImage) and `initrd` into `phys`, whose RAM runs from 0 to
 /// `phys.ram_size()`, and writes the boot GDT, `boot_params` and the command line. Call
 /// [`enter_linux`] next to point the CPU at the kernel.
+///
+/// With `host_decompress`, a kernel whose payload the host can unpack (XZ) is decompressed
+/// here and entered past its decompressor ([`crate::vmlinux`]); otherwise, or if that fails,
+/// the bzImage is loaded at 1 MiB and entered at `code32_start` as the protocol describes.
 pub fn load_linux(
     phys: &mut PhysMemory,
     kernel: Image,
     initrd: Option<Image>,
     cmdline: &str,
+    host_decompress: bool,
 ) -> Result<LinuxBoot, BootError> {
     let header = SetupHeader::parse(kernel.name, kernel.bytes)?;
     let ram_size = phys.ram_size();
@@ -128,7 +137,29 @@ pub fn load_linux(
         }
     };
 
-    phys.write_bytes(PhysAddr(KERNEL_LOAD_ADDR), protected_mode_code);
+    // Decompressed segments must stay inside the area the decompressor itself would use, and
+    // clear of the initrd.
+    let vmlinux = host_decompress
+        .then(|| header.payload(kernel.bytes).and_then(Vmlinux::from_payload))
+        .flatten()
+        .filter(|v| {
+            let (start, end) = header.init_range();
+            let below = initrd_at.map_or(end, |(at, _)| end.min(u64::from(at)));
+            v.segments.iter().all(|s| u64::from(s.paddr) >= start) && v.end() <= below
+        });
+    let entry = match &vmlinux {
+        Some(vmlinux) => {
+            for segment in &vmlinux.segments {
+                let bytes = &vmlinux.image[segment.offset..segment.offset + segment.len];
+                phys.write_bytes(PhysAddr(segment.paddr), bytes);
+            }
+            vmlinux.entry
+        }
+        None => {
+            phys.write_bytes(PhysAddr(KERNEL_LOAD_ADDR), protected_mode_code);
+            header.code32_start
+        }
+    };
 
     let mut cmdline_bytes = cmdline.as_bytes().to_vec();
     cmdline_bytes.push(0);
@@ -155,9 +186,10 @@ pub fn load_linux(
 
     Ok(LinuxBoot {
         header,
-        entry: header.code32_start,
+        entry,
         zero_page: layout::ZERO_PAGE,
         initrd: initrd_at,
+        decompressed_on_host: vmlinux.is_some(),
     })
 }
 
@@ -226,6 +258,7 @@ mod tests {
             Image::new("bz", &image),
             Some(Image::new("rd", &initrd)),
             "console=ttyS0",
+            false,
         )
         .unwrap();
 
@@ -269,6 +302,7 @@ mod tests {
             Image::new("bz", &image),
             Some(Image::new("rd", &[1; 0x1800])),
             "",
+            true,
         )
         .unwrap();
         assert_eq!(boot.initrd, Some((0x100_0000 - 0x2000, 0x1800)));
@@ -280,6 +314,7 @@ mod tests {
             Image::new("bz", &image),
             Some(Image::new("rd", &[1; 4096])),
             "",
+            true,
         )
         .unwrap();
         assert_eq!(boot.initrd, Some((LOWMEM_INITRD_LIMIT - 4096, 4096)));
@@ -290,9 +325,15 @@ mod tests {
         let image = synthetic_bzimage(4, &[0; 64]);
         // pref_address 16 MiB + init_size 2 MiB = 18 MiB needed.
         let mut phys = PhysMemory::new(16 << 20);
-        let err = load_linux(&mut phys, Image::new("/boot/vmlinuz", &image), None, "")
-            .unwrap_err()
-            .to_string();
+        let err = load_linux(
+            &mut phys,
+            Image::new("/boot/vmlinuz", &image),
+            None,
+            "",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             err,
             "/boot/vmlinuz needs 18 MiB of memory to decompress and start, but the machine has \
@@ -305,6 +346,7 @@ mod tests {
             Image::new("k", &image),
             Some(Image::new("big.cpio", &vec![0; 3 << 20])),
             "",
+            true,
         )
         .unwrap_err()
         .to_string();
@@ -314,7 +356,7 @@ mod tests {
         );
 
         let long = "x".repeat(2048);
-        let err = load_linux(&mut phys, Image::new("k", &image), None, &long)
+        let err = load_linux(&mut phys, Image::new("k", &image), None, &long, false)
             .unwrap_err()
             .to_string();
         assert_eq!(
@@ -327,7 +369,7 @@ mod tests {
     fn entry_state_follows_the_32_bit_protocol() {
         let image = synthetic_bzimage(4, &[0xF4; 16]);
         let mut phys = PhysMemory::new(32 << 20);
-        let boot = load_linux(&mut phys, Image::new("k", &image), None, "").unwrap();
+        let boot = load_linux(&mut phys, Image::new("k", &image), None, "", false).unwrap();
         let mut cpu = Cpu::new(Mmu::new(phys), Box::new(NullPlatform));
         cpu.state.regs = [0xDEAD_BEEF; 8];
         enter_linux(&mut cpu, &boot);

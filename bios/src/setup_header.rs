@@ -25,6 +25,8 @@ pub(crate) mod offset {
     pub const KERNEL_ALIGNMENT: usize = 0x230;
     pub const RELOCATABLE_KERNEL: usize = 0x234;
     pub const CMDLINE_SIZE: usize = 0x238;
+    pub const PAYLOAD_OFFSET: usize = 0x248;
+    pub const PAYLOAD_LENGTH: usize = 0x24C;
     pub const PREF_ADDRESS: usize = 0x258;
     pub const INIT_SIZE: usize = 0x260;
 }
@@ -63,6 +65,9 @@ pub struct SetupHeader {
     pub pref_address: u64,
     /// Bytes the kernel needs from its run address for decompression and early boot.
     pub init_size: u32,
+    /// The compressed kernel: offset from the start of the protected-mode code, and length.
+    pub payload_offset: u32,
+    pub payload_length: u32,
     /// Bytes from 0x1F1 to the end of the header, as copied into `boot_params`.
     pub header_len: usize,
 }
@@ -118,6 +123,8 @@ impl SetupHeader {
             cmdline_size: u32_at(image, offset::CMDLINE_SIZE),
             pref_address: u64_at(image, offset::PREF_ADDRESS),
             init_size: u32_at(image, offset::INIT_SIZE),
+            payload_offset: u32_at(image, offset::PAYLOAD_OFFSET),
+            payload_length: u32_at(image, offset::PAYLOAD_LENGTH),
             header_len: offset::HEADER + usize::from(image[offset::JUMP_DISP])
                 - offset::SETUP_SECTS,
         };
@@ -142,6 +149,15 @@ impl SetupHeader {
             usize::from(self.setup_sects)
         };
         (sects + 1) * 512
+    }
+
+    /// The compressed kernel inside `image` (the whole file), if the header's payload fields
+    /// point inside it.
+    pub fn payload<'a>(&self, image: &'a [u8]) -> Option<&'a [u8]> {
+        let start = self
+            .kernel_offset()
+            .checked_add(self.payload_offset as usize)?;
+        image.get(start..start.checked_add(self.payload_length as usize)?)
     }
 
     /// The physical range the kernel decompresses into and runs from at first: from its run

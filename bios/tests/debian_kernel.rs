@@ -55,6 +55,7 @@ fn debian_686_kernel_loads_with_its_initramfs() {
         Image::new(&kname, &kernel),
         Some(Image::new(&iname, &initrd)),
         "console=ttyS0",
+        false,
     )
     .unwrap();
     let (at, size) = boot.initrd.unwrap();
@@ -72,6 +73,29 @@ fn debian_686_kernel_loads_with_its_initramfs() {
     assert_eq!(phys.read(PhysAddr(0x10_0000), 4), first);
 
     let mut small = PhysMemory::new(24 << 20);
-    let err = load_linux(&mut small, Image::new(&kname, &kernel), None, "").unwrap_err();
+    let err = load_linux(&mut small, Image::new(&kname, &kernel), None, "", false).unwrap_err();
     assert!(err.to_string().contains("MiB of memory"), "{err}");
+}
+
+#[test]
+fn debian_686_kernel_decompresses_on_the_host() {
+    let Some((name, kernel)) = guest_file("vmlinuz") else {
+        return;
+    };
+    let header = SetupHeader::parse(&name, &kernel).unwrap();
+    let payload = header.payload(&kernel).expect("payload inside the file");
+    let vmlinux = webx86_bios::vmlinux::Vmlinux::from_payload(payload).expect("XZ vmlinux");
+    // startup_32 at LOAD_PHYSICAL_ADDR, the kernel inside what init_size reserves.
+    assert_eq!(u64::from(vmlinux.entry), header.pref_address);
+    assert!(vmlinux.end() <= header.init_range().1);
+
+    let mut phys = PhysMemory::new(128 << 20);
+    let boot = load_linux(&mut phys, Image::new(&name, &kernel), None, "", true).unwrap();
+    assert!(boot.decompressed_on_host);
+    assert_eq!(boot.entry, vmlinux.entry);
+    let first = &vmlinux.segments[0];
+    let expected = u32::from_le_bytes(vmlinux.image[first.offset..][..4].try_into().unwrap());
+    assert_eq!(phys.read(PhysAddr(first.paddr), 4), expected);
+    // Nothing was put at 1 MiB: the bzImage's own decompressor is skipped.
+    assert_eq!(phys.read(PhysAddr(0x10_0000), 4), 0);
 }
