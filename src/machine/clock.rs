@@ -13,6 +13,8 @@ pub type Nanos = u64;
 
 /// Nominal guest speed in deterministic mode: one instruction per nanosecond (1000 MIPS).
 pub const NS_PER_INSTRUCTION: u64 = 1;
+/// Realtime mode's first guess at the interpreter's speed (100 MIPS), refined as it runs.
+const REALTIME_INITIAL_PER_US: u64 = 100;
 /// TSC frequency: the TSC counts guest nanoseconds (1 GHz).
 pub const TSC_HZ: u64 = 1_000_000_000;
 
@@ -50,6 +52,9 @@ enum Source {
 /// Guest time for the whole machine.
 pub struct Clock {
     source: Source,
+    /// Instructions the CPU retires per microsecond of guest time: fixed in deterministic mode,
+    /// measured in realtime mode (how fast the host runs the guest), for sizing slices.
+    per_us: u64,
     /// Deterministic mode: guest time skipped while the CPU idled in HLT.
     skipped: Nanos,
     /// The latest time handed out: guest time never goes backwards.
@@ -61,6 +66,7 @@ impl Clock {
     pub fn deterministic() -> Self {
         Self {
             source: Source::Instructions,
+            per_us: 1_000 / NS_PER_INSTRUCTION,
             skipped: 0,
             last: 0,
         }
@@ -71,6 +77,7 @@ impl Clock {
         let origin = host.now_ns();
         Self {
             source: Source::Host { host, origin },
+            per_us: REALTIME_INITIAL_PER_US,
             skipped: 0,
             last: 0,
         }
@@ -92,10 +99,20 @@ impl Clock {
         self.last
     }
 
-    /// Instructions that take `ns` of guest time (deterministic mode; in realtime mode the same
-    /// nominal rate sizes slices).
-    pub fn instructions_for(ns: Nanos) -> u64 {
-        (ns / NS_PER_INSTRUCTION).max(1)
+    /// Instructions that take about `ns` of guest time: exact in deterministic mode, an
+    /// estimate from the measured speed in realtime mode. At least one.
+    pub fn instructions_for(&self, ns: Nanos) -> u64 {
+        (ns.saturating_mul(self.per_us) / 1_000).max(1)
+    }
+
+    /// Realtime mode: `instructions` ran in `ns` of guest (host) time without idling; refines
+    /// the speed estimate (a moving average, so one slow slice does not swing it).
+    pub fn observe_speed(&mut self, instructions: u64, ns: Nanos) {
+        if self.is_deterministic() || ns < 100_000 {
+            return;
+        }
+        let measured = instructions.saturating_mul(1_000) / ns;
+        self.per_us = ((self.per_us * 3 + measured) / 4).clamp(1, 100_000);
     }
 
     /// Deterministic mode: the CPU idles until `until`; jump there. No effect in realtime mode
@@ -157,5 +174,32 @@ mod tests {
         );
         host.set(8_000);
         assert_eq!(clock.now(0), 2_500, "never backwards");
+    }
+
+    #[test]
+    fn slices_are_sized_by_speed() {
+        let mut clock = Clock::deterministic();
+        assert_eq!(clock.instructions_for(2_000_000), 2_000_000);
+        clock.observe_speed(1, 1_000_000);
+        assert_eq!(
+            clock.instructions_for(2_000_000),
+            2_000_000,
+            "fixed when deterministic"
+        );
+        assert_eq!(clock.instructions_for(0), 1);
+
+        let host = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut clock = Clock::realtime(Box::new(FakeHost(host)));
+        assert_eq!(
+            clock.instructions_for(1_000_000),
+            100_000,
+            "100 MIPS at first"
+        );
+        // The host turns out to run 300 M instructions per second.
+        for _ in 0..20 {
+            clock.observe_speed(3_000_000, 10_000_000);
+        }
+        let estimate = clock.instructions_for(1_000_000);
+        assert!((295_000..=300_000).contains(&estimate), "{estimate}");
     }
 }

@@ -159,9 +159,17 @@ impl Machine {
         let deadline = platform
             .next_event()
             .map_or(now + SLICE_NS, |event| event.min(now + SLICE_NS));
-        let budget = Clock::instructions_for(deadline.saturating_sub(now));
+        let budget = platform
+            .clock
+            .instructions_for(deadline.saturating_sub(now));
         match self.cpu.run(budget) {
-            RunExit::Budget => SliceEnd::Ran,
+            RunExit::Budget => {
+                let retired_now = self.cpu.state.retired;
+                let clock = &mut self.platform().clock;
+                let elapsed = clock.now(retired_now).saturating_sub(now);
+                clock.observe_speed(retired_now - retired, elapsed);
+                SliceEnd::Ran
+            }
             RunExit::Idle => self.idle(),
             RunExit::HaltedForever => SliceEnd::PoweredOff,
             RunExit::Reset => SliceEnd::ResetRequested,
