@@ -156,18 +156,14 @@ impl Machine {
         let retired = self.cpu.state.retired;
         let platform = self.platform();
         let now = platform.sync(retired);
-        let deadline = platform
+        let length = platform
             .next_event()
-            .map_or(now + SLICE_NS, |event| event.min(now + SLICE_NS));
-        let budget = platform
-            .clock
-            .instructions_for(deadline.saturating_sub(now));
+            .map_or(SLICE_NS, |event| event.saturating_sub(now).min(SLICE_NS));
+        let budget = platform.clock.begin_slice(retired, length);
         match self.cpu.run(budget) {
             RunExit::Budget => {
-                let retired_now = self.cpu.state.retired;
-                let clock = &mut self.platform().clock;
-                let elapsed = clock.now(retired_now).saturating_sub(now);
-                clock.observe_speed(retired_now - retired, elapsed);
+                let ran = self.cpu.state.retired - retired;
+                self.platform().clock.end_busy_slice(ran);
                 SliceEnd::Ran
             }
             RunExit::Idle => self.idle(),
@@ -177,7 +173,8 @@ impl Machine {
         }
     }
 
-    /// The CPU halted with interrupts enabled and none pending.
+    /// The CPU halted with interrupts enabled and none pending: move time on to the next
+    /// device event (deterministic mode), or as far as the host's clock allows (realtime).
     fn idle(&mut self) -> SliceEnd {
         let retired = self.cpu.state.retired;
         let platform = self.platform();
@@ -186,13 +183,18 @@ impl Machine {
             return SliceEnd::Ran;
         }
         let next = platform.next_event();
-        match next {
-            Some(until) if platform.clock.is_deterministic() => {
-                platform.clock.skip_to(until, retired);
-                platform.sync(retired);
-                SliceEnd::Ran
+        let reached = match next {
+            Some(until) => platform.clock.idle_until(retired, until),
+            None => {
+                platform.clock.idle_with_host(retired);
+                false
             }
-            _ => SliceEnd::Idle { until: next },
+        };
+        platform.sync(retired);
+        if reached || platform.interrupt_requested() {
+            SliceEnd::Ran
+        } else {
+            SliceEnd::Idle { until: next }
         }
     }
 }
