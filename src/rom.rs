@@ -1,6 +1,8 @@
 //! Running a raw ROM image the way a PC maps its BIOS, for conformance ROMs such as test386.
 
+use std::cell::{RefCell, RefMut};
 use std::io::Write;
+use std::rc::Rc;
 
 use thiserror::Error;
 use webx86_cpu::mmu::{Mmu, PhysAddr, PhysMemory};
@@ -82,6 +84,36 @@ impl Drop for StdioOutput {
     }
 }
 
+/// Output kept in memory for the caller to read while the CPU runs (the CPU owns its platform,
+/// so the buffers are shared): used by tests and by the WebAssembly build.
+#[derive(Clone, Default)]
+pub struct CapturedOutput(Rc<RefCell<Captured>>);
+
+/// What a ROM run has written so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Captured {
+    /// Bytes written to port 0xE9.
+    pub debug: Vec<u8>,
+    /// Bytes written to the POST port, in order.
+    pub post: Vec<u8>,
+}
+
+impl CapturedOutput {
+    /// The buffers, for reading or draining.
+    pub fn buffers(&self) -> RefMut<'_, Captured> {
+        self.0.borrow_mut()
+    }
+}
+
+impl RomOutput for CapturedOutput {
+    fn debug_byte(&mut self, byte: u8) {
+        self.0.borrow_mut().debug.push(byte);
+    }
+    fn post_code(&mut self, code: u8) {
+        self.0.borrow_mut().post.push(code);
+    }
+}
+
 /// Builds physical memory with `image` mapped at the top of the first MiB and at the top of
 /// 4 GiB, as a PC maps its BIOS.
 pub fn rom_memory(image: &[u8]) -> PhysMemory {
@@ -98,14 +130,21 @@ pub fn load_rom(path: &str) -> Result<Vec<u8>, RomError> {
         path: path.to_string(),
         source,
     })?;
+    check_rom(path, &image)?;
+    Ok(image)
+}
+
+/// Checks that `image` (called `name` in errors) can be mapped as a BIOS: a whole number of
+/// 4 KiB pages, at most 1 MiB.
+pub fn check_rom(name: &str, image: &[u8]) -> Result<(), RomError> {
     let len = image.len();
-    if len == 0 || len > 0x10_0000 || len % 0x1000 != 0 {
+    if len == 0 || len > 0x10_0000 || !len.is_multiple_of(0x1000) {
         return Err(RomError::Size {
-            path: path.to_string(),
+            path: name.to_string(),
             len,
         });
     }
-    Ok(image)
+    Ok(())
 }
 
 /// A CPU at its reset vector with `image` mapped as the BIOS.
@@ -123,11 +162,15 @@ pub enum RomEnd {
     Halted,
     /// The instruction budget ran out first.
     Budget,
+    /// HLT with interrupts enabled: nothing in a ROM run raises an interrupt, so the CPU
+    /// would wait forever.
+    IdleForever,
     /// Triple fault.
     Shutdown,
 }
 
-/// Runs until the CPU halts with interrupts off, shuts down, or retires `max` instructions.
+/// Runs until the CPU halts with interrupts off, shuts down, or `cpu.state.retired` (counted
+/// from reset) reaches `max`.
 pub fn run_rom(cpu: &mut Cpu, max: u64) -> RomEnd {
     const SLICE: u64 = 1 << 20;
     loop {
@@ -139,8 +182,7 @@ pub fn run_rom(cpu: &mut Cpu, max: u64) -> RomEnd {
             RunExit::HaltedForever => return RomEnd::Halted,
             // No ROM-run device asks for a reset; treat one like the shutdown it would follow.
             RunExit::Shutdown | RunExit::Reset => return RomEnd::Shutdown,
-            // Nothing can interrupt a ROM run: a halt with IF=1 idles until the budget ends.
-            RunExit::Idle => return RomEnd::Budget,
+            RunExit::Idle => return RomEnd::IdleForever,
             RunExit::Budget => {}
         }
     }

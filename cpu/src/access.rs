@@ -70,7 +70,9 @@ impl Cpu {
         let user = self.state.user();
         self.mmu
             .write::<SIZE>(lin, value, user)
-            .map_err(|pf| self.page_fault(pf))
+            .map_err(|pf| self.page_fault(pf))?;
+        self.note_code_write();
+        Ok(())
     }
 
     /// Reads `SIZE` bytes at a linear address as a supervisor (descriptor tables, TSS).
@@ -84,7 +86,18 @@ impl Cpu {
     pub fn write_sys<const SIZE: usize>(&mut self, lin: u32, value: u32) -> Exec {
         self.mmu
             .write::<SIZE>(lin, value, false)
-            .map_err(|pf| self.page_fault(pf))
+            .map_err(|pf| self.page_fault(pf))?;
+        self.note_code_write();
+        Ok(())
+    }
+
+    /// Ends the block after a write that hit a page holding decoded code, so that the next
+    /// instruction is decoded afresh (self-modifying code behaves as on hardware).
+    #[inline(always)]
+    pub fn note_code_write(&mut self) {
+        if self.mmu.phys.code_written() {
+            self.end_block = true;
+        }
     }
 
     /// Reads `SIZE` bytes at `seg:offset`.

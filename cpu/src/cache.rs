@@ -15,6 +15,10 @@ pub struct Block {
     pub byte_len: u32,
     /// Times the block was entered (the JIT's hotness counter).
     pub hits: std::cell::Cell<u32>,
+    /// The block ends at a near branch, a page end or the size cap, not at an instruction
+    /// that changes what the execution loop checks between blocks (HLT, STI, I/O, mode
+    /// changes...): when it completes, the next block may follow without those checks.
+    pub chains: bool,
 }
 
 /// Cache key: physical address of the first byte, plus the code size bit.

@@ -41,6 +41,22 @@ impl Lowered {
 }
 
 impl Cpu {
+    /// The block at CS:EIP when the lookup cache by linear address has it: the hot path
+    /// between chained blocks.
+    #[inline(always)]
+    pub(crate) fn fetch_cached(&self) -> Option<Rc<Block>> {
+        let eip = self.state.eip;
+        let cs = &self.state.segs[sreg::CS as usize];
+        let lin = cs.base.wrapping_add(eip);
+        let tag = fast_tag(cs.big(), self.state.user());
+        let block = self.cache.lookup_fast(lin, tag, self.mmu.generation())?;
+        if u64::from(eip) + u64::from(block.byte_len) <= u64::from(cs.limit) + 1 {
+            Some(Rc::clone(block))
+        } else {
+            None
+        }
+    }
+
     /// The block at CS:EIP, from the cache or freshly decoded.
     #[inline]
     pub(crate) fn fetch_block(&mut self) -> Result<Rc<Block>, Fault> {
@@ -101,6 +117,7 @@ impl Cpu {
         let mut decoder = Decoder::with_ip(bitness, &bytes, u64::from(eip), DecoderOptions::NONE);
         let mut ops = Vec::new();
         let mut byte_len = 0u32;
+        let mut chains = true;
         let mut instr = Instruction::default();
         while ops.len() < MAX_BLOCK_OPS {
             let start = decoder.position();
@@ -114,6 +131,7 @@ impl Cpu {
             let lowered = lower(&instr, decoder.last_error());
             byte_len += instr.len() as u32;
             let ends = lowered.ends_block || instr.flow_control() != FlowControl::Next;
+            chains = !lowered.ends_block;
             ops.push(lowered.op);
             if ends {
                 break;
@@ -124,6 +142,7 @@ impl Cpu {
                 ops: ops.into_boxed_slice(),
                 byte_len,
                 hits: Default::default(),
+                chains,
             },
             true,
         ))
@@ -162,6 +181,7 @@ impl Cpu {
                     ops: Box::new([lowered.op]),
                     byte_len: instr.len() as u32,
                     hits: Default::default(),
+                    chains: false,
                 };
                 Ok((block, false))
             }

@@ -186,9 +186,29 @@ impl CpuState {
 
     #[inline]
     pub fn cf(&self) -> bool {
-        match self.lazy.op {
+        let lazy = &self.lazy;
+        // Shifting operands so the sign bit is bit 31 drops bits above the size, keeping order.
+        let shift = (32 - 8 * lazy.size) & 31;
+        let carry_in = lazy.carry_in != 0;
+        match lazy.op {
             op::NONE | op::INC | op::DEC => self.eflags & flag::CF != 0,
             op::LOGIC => false,
+            op::ADD => {
+                let (a, r) = (lazy.src1 << shift, lazy.res << shift);
+                if carry_in {
+                    r <= a
+                } else {
+                    r < a
+                }
+            }
+            op::SUB => {
+                let (a, b) = (lazy.src1 << shift, lazy.src2 << shift);
+                if carry_in {
+                    a <= b
+                } else {
+                    a < b
+                }
+            }
             _ => self.arith(flag::CF),
         }
     }
@@ -215,7 +235,11 @@ impl CpuState {
     }
     #[inline]
     pub fn of(&self) -> bool {
-        self.arith(flag::OF)
+        match self.lazy.op {
+            op::NONE => self.eflags & flag::OF != 0,
+            op::LOGIC => false,
+            _ => self.arith(flag::OF),
+        }
     }
     #[inline]
     pub fn pf(&self) -> bool {
@@ -230,6 +254,21 @@ impl CpuState {
     /// that handlers specialised on a constant `cc` test only the flags they need.
     #[inline(always)]
     pub fn condition(&self, cc: u8) -> bool {
+        let lazy = &self.lazy;
+        if lazy.op == op::SUB && lazy.carry_in == 0 && matches!(cc >> 1, 1 | 2 | 3 | 6 | 7) {
+            // After SUB/CMP the comparisons follow from the operands directly: shifting both
+            // so the operand's sign bit is bit 31 drops bits above the size and keeps order.
+            let shift = (32 - 8 * lazy.size) & 31;
+            let (a, b) = (lazy.src1 << shift, lazy.src2 << shift);
+            let result = match cc >> 1 {
+                1 => a < b,
+                2 => a == b,
+                3 => a <= b,
+                6 => (a as i32) < (b as i32),
+                _ => (a as i32) <= (b as i32),
+            };
+            return result != (cc & 1 != 0);
+        }
         let result = match cc >> 1 {
             0 => self.of(),
             1 => self.cf(),
@@ -273,6 +312,40 @@ mod tests {
             s.flags() & flag::ARITH,
             flag::CF | flag::ZF | flag::PF | flag::AF
         );
+    }
+
+    #[test]
+    fn conditions_after_sub_match_the_computed_flags() {
+        let edges = [
+            0u32,
+            1,
+            0x7F,
+            0x80,
+            0xFF,
+            0x7FFF,
+            0x8000,
+            0xFFFF,
+            0x7FFF_FFFF,
+            0x8000_0000,
+            u32::MAX,
+        ];
+        for size in [1usize, 2, 4] {
+            for &a in &edges {
+                for &b in &edges {
+                    let mut fast = CpuState::reset();
+                    fast.set_lazy(op::SUB, size, a.wrapping_sub(b), a, b, false);
+                    let mut slow = fast;
+                    slow.materialize_flags();
+                    for cc in 0..16 {
+                        assert_eq!(
+                            fast.condition(cc),
+                            slow.condition(cc),
+                            "size {size} {a:#x}-{b:#x} cc {cc}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -7,11 +7,13 @@ mod decode;
 pub mod exec;
 pub mod fault;
 mod flags;
+pub mod fpu;
 mod interrupt;
 pub mod ir;
 mod platform;
 mod protected;
 mod run;
+pub mod simd;
 pub mod state;
 
 use std::collections::HashSet;

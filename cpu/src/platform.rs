@@ -43,6 +43,10 @@ pub trait Platform: Any {
     fn take_request(&mut self) -> Option<PlatformRequest> {
         None
     }
+    /// FERR#: an x87 instruction found an unmasked exception pending while CR0.NE is clear
+    /// (MS-DOS-compatible error reporting). A PC raises IRQ 13 for it; the instruction then
+    /// proceeds as if IGNNE# were asserted.
+    fn fpu_error(&mut self) {}
 }
 
 impl Cpu {

@@ -27,6 +27,8 @@ impl Cpu {
     /// Runs until `budget` more instructions have retired or something stops the CPU.
     pub fn run(&mut self, budget: u64) -> RunExit {
         let end = self.state.retired.saturating_add(budget);
+        // Code written from outside (DMA, loaders) since the last run.
+        self.invalidate_written_code();
         loop {
             if let Some(exit) = self.exit.take() {
                 return exit;
@@ -54,23 +56,29 @@ impl Cpu {
                 self.step_traced();
                 continue;
             }
-            // Code written from outside (DMA, loaders) since the last instruction.
-            self.invalidate_written_code();
-            let block = match self.fetch_block() {
+            let mut block = match self.fetch_block() {
                 Ok(block) => block,
                 Err(fault) => {
                     self.exception(fault);
                     continue;
                 }
             };
-            self.run_block(&block, end);
+            // Chain through blocks that end in near branches while the lookup cache has the
+            // next one: nothing the checks above look at can have changed in between.
+            while self.run_block(&block, end) {
+                match self.fetch_cached() {
+                    Some(next) => block = next,
+                    None => break,
+                }
+            }
         }
     }
 
     /// Runs the ops of `block` from the first, stopping early on a fault, a request to end the
-    /// block, a write to a code page, or the instruction budget.
+    /// block, a write to a code page, or the instruction budget. Returns whether the next block
+    /// may follow at once (see [`crate::Block::chains`]).
     #[inline]
-    fn run_block(&mut self, block: &Rc<crate::Block>, end: u64) {
+    fn run_block(&mut self, block: &Rc<crate::Block>, end: u64) -> bool {
         block.hits.set(block.hits.get().wrapping_add(1));
         let left = end.saturating_sub(self.state.retired);
         let ops = &block.ops[..block.ops.len().min(left.try_into().unwrap_or(usize::MAX))];
@@ -82,16 +90,24 @@ impl Cpu {
                 self.state.eip = start;
                 self.state.retired += done;
                 self.exception(fault);
-                return;
+                return false;
             }
             done += 1;
-            if self.end_block || self.mmu.phys.code_written() {
+            // Writes through `write_lin`/`write_sys` that hit decoded code set `end_block`.
+            if self.end_block {
                 self.end_block = false;
                 self.invalidate_written_code();
-                break;
+                self.state.retired += done;
+                return false;
             }
         }
         self.state.retired += done;
+        if self.mmu.phys.code_written() {
+            // Code written by other paths (interrupt frames, bulk string copies).
+            self.invalidate_written_code();
+            return false;
+        }
+        block.chains && ops.len() == block.ops.len() && self.state.retired < end
     }
 
     /// Drops decoded blocks of code pages written since the last check.

@@ -296,7 +296,7 @@ impl CpuState {
         state.gdtr.limit = 0xFFFF;
         state.idtr.limit = 0xFFFF;
         state.cr0 = cr0::ET | cr0::CD | cr0::NW;
-        state.regs[reg::EDX as usize] = 0x0000_0633; // family 6, model 3, stepping 3
+        state.regs[reg::EDX as usize] = 0x0000_06D6; // family 6, model 13, stepping 6 (CPUID.1:EAX)
         state.dr[6] = 0xFFFF_0FF0;
         state.dr[7] = 0x0000_0400;
         // SDM vol. 3A table 9-1: after RESET FCW is 0x0040 and every register is +0.0 tagged

@@ -114,7 +114,7 @@ fn szp(v: u8) -> u32 {
     if v == 0 {
         f |= ZF;
     }
-    if v.count_ones() % 2 == 0 {
+    if v.count_ones().is_multiple_of(2) {
         f |= PF;
     }
     f
@@ -206,7 +206,7 @@ fn aam_aad_match_sdm_model_for_every_base() {
             let ax = rng.next_u32() & 0xFFFF;
             let (al, ah) = (ax & 0xFF, ax >> 8);
             let (got, flags) = run(&mut m, &[0xD4, base as u8], 0x1234_0000 | ax, rng.flags());
-            let want_ax = (al / base) << 8 | al % base;
+            let want_ax = ((al / base) << 8) | (al % base);
             assert_eq!(got, 0x1234_0000 | want_ax, "aam {base:#x} ax={ax:#06x}");
             assert_eq!(
                 flags & (SF | ZF | PF),
@@ -245,8 +245,8 @@ fn aam_zero_base_raises_de_and_changes_nothing() {
 fn salc_sets_al_from_carry() {
     let mut m = Machine::new();
     for cf in [false, true] {
-        let (got, flags) = run(&mut m, &[0xD6], 0x1234_5678, cf as u32 * CF | ZF);
+        let (got, flags) = run(&mut m, &[0xD6], 0x1234_5678, (cf as u32 * CF) | ZF);
         assert_eq!(got, 0x1234_5600 | if cf { 0xFF } else { 0 });
-        assert_eq!(flags, cf as u32 * CF | ZF, "SALC changes no flags");
+        assert_eq!(flags, (cf as u32 * CF) | ZF, "SALC changes no flags");
     }
 }

@@ -34,11 +34,14 @@ host_unary!(host_dec, "dec");
 host_unary!(host_neg, "neg");
 host_unary!(host_not, "not");
 
+/// The host oracle of a unary op: (size, operand, flags in) -> (result, flags out).
+type HostUnary = fn(usize, u32, u32) -> (u32, u32);
+
 #[test]
 fn unary_ops_match_host() {
     let mut m = Machine::new();
     let mut rng = Rng::new(0x1DEC);
-    let ops: [(&str, u8, fn(usize, u32, u32) -> (u32, u32)); 4] = [
+    let ops: [(&str, u8, HostUnary); 4] = [
         ("inc", 0, host_inc),
         ("dec", 1, host_dec),
         ("neg", 3, host_neg),

@@ -176,12 +176,15 @@ fn shifts_and_rotates_match_host() {
     }
 }
 
+/// The host oracle of SHLD/SHRD: (size, dst, src, count, flags in) -> (result, flags out).
+type HostDoubleShift = fn(usize, u32, u32, u8, u32) -> (u32, u32);
+
 #[test]
 fn double_shifts_match_host() {
     let mut m = Machine::new();
     let mut rng = Rng::new(0xD5);
     let undefined_ok = host_matches_undefined_flags();
-    let doubles: [(&str, u8, fn(usize, u32, u32, u8, u32) -> (u32, u32)); 2] =
+    let doubles: [(&str, u8, HostDoubleShift); 2] =
         [("shld", 0xA4, host_shld), ("shrd", 0xAC, host_shrd)];
     for &(name, opcode, host) in &doubles {
         for size in [2usize, 4] {

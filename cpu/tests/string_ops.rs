@@ -13,17 +13,25 @@ use webx86_cpu::Fault;
 const AREA: u32 = 0x10_0000;
 const AREA_LEN: usize = 0x6000;
 
-/// Element-by-element REP MOVS / STOS on `mem` (indexes are offsets into the area).
-fn model_rep(
+/// One REP MOVS or REP STOS, for the model.
+#[derive(Clone, Copy)]
+struct RepOp {
     movs: bool,
     size: u32,
     down: bool,
-    mem: &mut [u8],
-    esi: &mut u32,
-    edi: &mut u32,
     count: u32,
     eax: u32,
-) {
+}
+
+/// Element-by-element REP MOVS / STOS on `mem` (indexes are offsets into the area).
+fn model_rep(op: RepOp, mem: &mut [u8], esi: &mut u32, edi: &mut u32) {
+    let RepOp {
+        movs,
+        size,
+        down,
+        count,
+        eax,
+    } = op;
     let step = if down { size.wrapping_neg() } else { size };
     for _ in 0..count {
         let value: Vec<u8> = if movs {
@@ -73,7 +81,7 @@ fn rep_movs_and_stos_match_element_semantics() {
             }
         };
         let esi = pick(&mut rng);
-        let mut edi = if rng.next() % 2 == 0 {
+        let mut edi = if rng.next().is_multiple_of(2) {
             // Near the source, to exercise every kind of overlap.
             let delta = (rng.next() % 16) as i32 - 8;
             let cand = (esi as i32 + delta) as u32;
@@ -104,7 +112,18 @@ fn rep_movs_and_stos_match_element_semantics() {
         result.unwrap();
 
         let (mut s, mut d) = (esi, edi);
-        model_rep(movs, size, down, &mut mem, &mut s, &mut d, count, eax);
+        model_rep(
+            RepOp {
+                movs,
+                size,
+                down,
+                count,
+                eax,
+            },
+            &mut mem,
+            &mut s,
+            &mut d,
+        );
         let what = format!("round {round} movs={movs} size={size} down={down} count={count} esi={esi:#x} edi={edi:#x}");
         assert_eq!(m.read_bytes(AREA, AREA_LEN), mem, "memory, {what}");
         assert_eq!(m.reg(reg::ECX), 0, "{what}");

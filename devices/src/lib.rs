@@ -56,6 +56,9 @@
 //! (8086:7000) at 01.0; add functions with `pc.devices.pci.bus.insert(dev, func, Box<dyn
 //! PciDevice>)` and extra port devices with [`chipset::Chipset::add_port_device`].
 //!
+//! Virtio devices (block, console, entropy) on the virtio-pci modern transport are in
+//! [`virtio`]; its module docs show how the machine plugs them into this bus and its memory.
+//!
 //! Each device can also be used alone through [`PortIo`] (offsets inside its own window) and
 //! its own `advance`/IRQ-level methods; see the module docs.
 
@@ -68,6 +71,7 @@ pub mod pit;
 pub mod rtc;
 pub mod system_ports;
 pub mod uart;
+pub mod virtio;
 
 pub use bus::{PortBus, PortIo, PortWidth, UnknownPortNotice};
 pub use chipset::{Chipset, ChipsetConfig};

@@ -167,17 +167,54 @@ impl PhysMemory {
         }
     }
 
-    /// Reads bytes for DMA or loaders; crosses pages freely.
+    /// Reads bytes for DMA or loaders; crosses pages freely. RAM and ROM pages are copied a
+    /// page at a time; MMIO and unmapped pages go byte by byte through [`Self::read`].
     pub fn read_bytes(&mut self, addr: PhysAddr, out: &mut [u8]) {
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = self.read(PhysAddr(addr.0.wrapping_add(i as u32)), 1) as u8;
+        let mut done = 0;
+        while done < out.len() {
+            let at = addr.0.wrapping_add(done as u32);
+            let in_page = (PAGE_SIZE - (at & (PAGE_SIZE - 1))) as usize;
+            let n = in_page.min(out.len() - done);
+            let chunk = &mut out[done..done + n];
+            match self.kind(at / PAGE_SIZE) {
+                PageKind::Ram(off) | PageKind::Rom(off) => {
+                    let from = (off + (at & (PAGE_SIZE - 1))) as usize;
+                    chunk.copy_from_slice(&self.store[from..from + n]);
+                }
+                _ => {
+                    for (i, byte) in chunk.iter_mut().enumerate() {
+                        *byte = self.read(PhysAddr(at.wrapping_add(i as u32)), 1) as u8;
+                    }
+                }
+            }
+            done += n;
         }
     }
 
-    /// Writes bytes for DMA or loaders; crosses pages freely.
+    /// Writes bytes for DMA or loaders; crosses pages freely. RAM pages are copied a page at a
+    /// time (recording writes to code pages); ROM and unmapped pages drop the bytes; MMIO pages
+    /// take them byte by byte through [`Self::write`].
     pub fn write_bytes(&mut self, addr: PhysAddr, data: &[u8]) {
-        for (i, byte) in data.iter().enumerate() {
-            self.write(PhysAddr(addr.0.wrapping_add(i as u32)), 1, u32::from(*byte));
+        let mut done = 0;
+        while done < data.len() {
+            let at = addr.0.wrapping_add(done as u32);
+            let in_page = (PAGE_SIZE - (at & (PAGE_SIZE - 1))) as usize;
+            let n = in_page.min(data.len() - done);
+            let chunk = &data[done..done + n];
+            match self.kind(at / PAGE_SIZE) {
+                PageKind::Ram(off) => {
+                    self.note_write(at / PAGE_SIZE);
+                    let to = (off + (at & (PAGE_SIZE - 1))) as usize;
+                    self.store[to..to + n].copy_from_slice(chunk);
+                }
+                PageKind::Mmio(_) => {
+                    for (i, byte) in chunk.iter().enumerate() {
+                        self.write(PhysAddr(at.wrapping_add(i as u32)), 1, u32::from(*byte));
+                    }
+                }
+                PageKind::Rom(_) | PageKind::Unmapped => {}
+            }
+            done += n;
         }
     }
 
@@ -256,6 +293,33 @@ mod tests {
         mem.map_mmio(PhysAddr(0xFEC0_0000), 0x1000, Box::new(Echo(0)));
         mem.write(PhysAddr(0xFEC0_0010), 4, 7);
         assert_eq!(mem.read(PhysAddr(0xFEC0_0004), 4), 11);
+    }
+
+    #[test]
+    fn bulk_copies_cross_ram_rom_mmio_and_holes() {
+        let mut mem = PhysMemory::new(0x3000);
+        mem.map_rom(PhysAddr(0x2000), &[0xAA; 0x1000]);
+        mem.map_mmio(PhysAddr(0x4000), 0x1000, Box::new(Echo(0)));
+        mem.mark_code(1);
+        let data: Vec<u8> = (0..0x1800u32).map(|i| i as u8).collect();
+        mem.write_bytes(PhysAddr(0xC00), &data);
+        assert_eq!(mem.take_written_code_pages(), vec![1]);
+        let mut back = vec![0u8; 0x1800];
+        mem.read_bytes(PhysAddr(0xC00), &mut back);
+        assert_eq!(&back[..0x1400], &data[..0x1400], "RAM pages 0 and 1");
+        assert!(
+            back[0x1400..].iter().all(|&b| b == 0xAA),
+            "ROM page kept its bytes"
+        );
+        let mut hole = [0u8; 4];
+        mem.read_bytes(PhysAddr(0x3FFE), &mut hole);
+        assert_eq!(hole[..2], [0xFF, 0xFF], "unmapped");
+        assert_eq!(hole[2..], [0, 1], "MMIO echoes its offset");
+        mem.write_bytes(PhysAddr(0x4000), &[7]);
+        assert_eq!(mem.read(PhysAddr(0x4000), 1), 7, "MMIO took the byte");
+        let mut wrap = [0u8; 2];
+        mem.read_bytes(PhysAddr(0xFFFF_FFFF), &mut wrap);
+        assert_eq!(wrap, [0xFF, 0], "wraps to address 0");
     }
 
     #[test]

@@ -139,4 +139,13 @@ impl Platform for PcPlatform {
     fn take_request(&mut self) -> Option<PlatformRequest> {
         self.requests.pop_front()
     }
+
+    /// FERR# with CR0.NE clear: the PC routes it to IRQ 13 (an edge here; the port 0xF0 latch
+    /// that DOS-era handlers clear is not modelled, and Linux runs with CR0.NE set).
+    fn fpu_error(&mut self) {
+        self.chipset.devices.pic.pulse_irq(FPU_ERROR_IRQ, false);
+    }
 }
+
+/// The IRQ of the x87's FERR# output on a PC.
+const FPU_ERROR_IRQ: u8 = 13;

@@ -22,7 +22,7 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
     if near16 {
         op.flags |= opflag::OP16;
     }
-    Some(Lowered::ending(op))
+    Some(Lowered::op(op))
 }
 
 fn is_jcc(m: Mnemonic) -> bool {

@@ -58,7 +58,23 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
     if i.op_count() > 0 && i.op0_kind() == OpKind::NearBranch16 {
         op.flags |= opflag::OP16;
     }
-    Some(Lowered::ending(op))
+    // Near transfers end the block by their flow control and may chain straight into the next
+    // block; HLT, CLI, STI and INT change what the execution loop must check first.
+    let barrier = matches!(
+        i.mnemonic(),
+        Mnemonic::Hlt
+            | Mnemonic::Cli
+            | Mnemonic::Sti
+            | Mnemonic::Int
+            | Mnemonic::Int3
+            | Mnemonic::Into
+            | Mnemonic::Int1
+    );
+    Some(if barrier {
+        Lowered::ending(op)
+    } else {
+        Lowered::op(op)
+    })
 }
 
 /// A near target read from a register or memory, truncated to the operand size.

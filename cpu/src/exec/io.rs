@@ -26,10 +26,10 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
                 operand_size(i, 0),
                 [port_in::<1>, port_in::<2>, port_in::<4>],
             ),
-            false,
+            true,
         ),
-        // OUT imm8 | DX, AL/AX/EAX: the data register is operand 1. OUT ends the block, since
-        // the device may raise an interrupt the guest expects to be taken promptly.
+        // OUT imm8 | DX, AL/AX/EAX: the data register is operand 1. Port I/O ends the block,
+        // since the device may change its interrupt line, which the execution loop must see.
         Mnemonic::Out => (
             by_size(
                 operand_size(i, 1),

@@ -1,5 +1,5 @@
 //! Processor identification and housekeeping: CPUID, RDTSC, XLAT, UD2, PAUSE and the hint
-//! NOPs, INVD/WBINVD, WAIT, and the x87 escape opcodes (D8–DF) while webx86 has no FPU.
+//! NOPs, INVD/WBINVD, and the x87-space encodings that are not P6 instructions.
 
 use iced_x86::{Code, CpuidFeature, Instruction, Mnemonic};
 
@@ -9,22 +9,56 @@ use crate::ir::{opflag, register_number, Op};
 use crate::state::{cr0, cr4, reg};
 use crate::Cpu;
 
-/// CPUID.1:EAX: family 6, model 3, stepping 3 — a Pentium II (Klamath), the P6 without SSE,
-/// matching what webx86 implements. It is also EDX after reset ([`crate::CpuState::reset`]).
-pub const CPU_SIGNATURE: u32 = 0x0000_0633;
+/// CPUID.1:EAX: family 6, model 13, stepping 6 — a Pentium M ("Dothan"), the P6-family part
+/// with SSE2, matching what webx86 implements (P6 core, MMX, SSE, SSE2, FXSR). It is also EDX
+/// after reset ([`crate::CpuState::reset`]).
+pub const CPU_SIGNATURE: u32 = 0x0000_06D6;
 
-/// CPUID.1:EDX, exactly the features webx86 implements: PSE (bit 3), TSC (4), MSR (5),
-/// CX8 (8), SEP (11), PGE (13), CMOV (15). No FPU (0), MMX or SSE until x87/SIMD exist.
-pub const FEATURES_EDX: u32 = 1 << 3 | 1 << 4 | 1 << 5 | 1 << 8 | 1 << 11 | 1 << 13 | 1 << 15;
+/// CPUID.1:EDX feature bits (SDM vol. 2A CPUID, table 3-11).
+pub mod feature {
+    pub const FPU: u32 = 1 << 0;
+    pub const PSE: u32 = 1 << 3;
+    pub const TSC: u32 = 1 << 4;
+    pub const MSR: u32 = 1 << 5;
+    pub const CX8: u32 = 1 << 8;
+    pub const SEP: u32 = 1 << 11;
+    pub const PGE: u32 = 1 << 13;
+    pub const CMOV: u32 = 1 << 15;
+    pub const CLFSH: u32 = 1 << 19;
+    pub const MMX: u32 = 1 << 23;
+    pub const FXSR: u32 = 1 << 24;
+    pub const SSE: u32 = 1 << 25;
+    pub const SSE2: u32 = 1 << 26;
+}
+
+/// CPUID.1:EDX, exactly the features webx86 implements: no VME, PAE, APIC, MTRR, PAT, MCE/MCA.
+pub const FEATURES_EDX: u32 = feature::FPU
+    | feature::PSE
+    | feature::TSC
+    | feature::MSR
+    | feature::CX8
+    | feature::SEP
+    | feature::PGE
+    | feature::CMOV
+    | feature::CLFSH
+    | feature::MMX
+    | feature::FXSR
+    | feature::SSE
+    | feature::SSE2;
+
+/// CPUID.1:EBX: CLFLUSH line size in quadwords (bits 15:8; 8 = 64 bytes, required with CLFSH);
+/// brand index, logical processor count and initial APIC ID are zero.
+const LEAF1_EBX: u32 = 8 << 8;
 
 /// Highest basic and extended CPUID leaves.
 const MAX_BASIC_LEAF: u32 = 2;
 const MAX_EXTENDED_LEAF: u32 = 0x8000_0004;
 
-/// CPUID.2: one iteration (AL = 1) of a Pentium II's TLB and cache descriptors: 0x01/0x02
-/// instruction TLBs, 0x03/0x04 data TLBs, 0x08 16 KiB L1 code, 0x0C 16 KiB L1 data,
-/// 0x43 512 KiB L2. Caches are not modelled; software only sizes things by them.
-const LEAF2: [u32; 4] = [0x0302_0101, 0, 0, 0x0C04_0843];
+/// CPUID.2: one iteration (AL = 1) of a Pentium M's TLB and cache descriptors: 0xB0/0x02
+/// instruction TLBs, 0xB3/0x04 data TLBs, 0xF0 64-byte prefetching, 0x30 32 KiB L1 code,
+/// 0x2C 32 KiB L1 data, 0x7D 2 MiB L2. Caches are not modelled; software only sizes things by
+/// them.
+const LEAF2: [u32; 4] = [0x02B3_B001, 0x0000_00F0, 0, 0x2C04_307D];
 
 /// The processor brand string of leaves 0x80000002–0x80000004, NUL-padded to 48 bytes.
 const BRAND: &[u8] = b"webx86";
@@ -36,7 +70,6 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
         Mnemonic::Xlatb => xlat,
         Mnemonic::Ud2 => ud2,
         Mnemonic::Invd | Mnemonic::Wbinvd => invalidate_caches,
-        Mnemonic::Wait => wait,
         Mnemonic::Pause => hint_nop,
         _ if is_hint_nop(i) => hint_nop,
         _ if is_x87(i) => x87_escape,
@@ -101,7 +134,7 @@ pub fn cpuid_leaf(leaf: u32) -> [u32; 4] {
             u32::from_le_bytes(*b"ntel"),
             u32::from_le_bytes(*b"ineI"),
         ],
-        1 => [CPU_SIGNATURE, 0, 0, FEATURES_EDX],
+        1 => [CPU_SIGNATURE, LEAF1_EBX, 0, FEATURES_EDX],
         2 => LEAF2,
         0x8000_0000 => [MAX_EXTENDED_LEAF, 0, 0, 0],
         0x8000_0001 => [0; 4],
@@ -170,29 +203,13 @@ fn invalidate_caches(cpu: &mut Cpu, _op: &Op) -> Exec {
     Ok(())
 }
 
-/// WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set (SDM vol. 3A §2.5, table 2-2).
-/// Otherwise it waits for pending unmasked x87 exceptions; webx86 has no FPU yet, so none can
-/// be pending and WAIT completes at once. (When x87 lands, this must raise #MF for a pending
-/// exception.)
-fn wait(cpu: &mut Cpu, _op: &Op) -> Exec {
-    if cpu.state.cr0 & (cr0::MP | cr0::TS) == cr0::MP | cr0::TS {
-        return Err(Fault::new(vector::NM));
-    }
-    Ok(())
-}
-
-/// An x87 instruction. CR0.EM or CR0.TS set: #NM, as on every IA-32 processor (SDM vol. 3A
-/// table 2-2); that is how an OS emulates the FPU or switches its state lazily.
-///
-/// With EM and TS clear the instruction would execute, but webx86 has no x87 unit yet (and
-/// CPUID does not report one). A P6 always has an FPU, so there is no "absent FPU" behaviour to
-/// copy; webx86 raises #UD, the fault for an instruction the processor does not support, and
-/// logs it once. An OS that probes with FNINIT/FNSTSW therefore sees a fault rather than a
-/// phantom FPU.
+/// An encoding in the x87 opcode space that the `x87` group does not lower because no P6 has
+/// it (FISTTP is SSE3; FRSTPM is 80287XL-only). CR0.EM or CR0.TS set: #NM, which any ESC opcode
+/// raises first (SDM vol. 3A table 2-2); otherwise #UD, logged once.
 fn x87_escape(cpu: &mut Cpu, _op: &Op) -> Exec {
     if cpu.state.cr0 & (cr0::EM | cr0::TS) != 0 {
         return Err(Fault::new(vector::NM));
     }
-    cpu.log_once("x87 not implemented: FPU instructions raise #UD");
+    cpu.log_once("x87-space instruction not on a P6 raises #UD");
     Err(Fault::ud())
 }

@@ -22,19 +22,23 @@ mod far;
 mod flagops;
 mod io;
 mod misc;
+mod mmx;
 mod mov;
 mod muldiv;
 mod segment;
 mod shift;
+mod sse;
+mod sse_move;
 mod stack;
 mod string;
 mod system;
 mod unary;
+mod x87;
 
 /// Lowers a valid decoded instruction. Instructions no group implements raise #UD (logged once
 /// when executed).
 pub fn lower(i: &Instruction) -> Lowered {
-    let groups: [fn(&Instruction) -> Option<Lowered>; 20] = [
+    let groups: [fn(&Instruction) -> Option<Lowered>; 24] = [
         alu::lower,
         mov::lower,
         branch::lower,
@@ -51,10 +55,15 @@ pub fn lower(i: &Instruction) -> Lowered {
         control::lower,
         string::lower,
         io::lower,
+        // Before `misc`, whose fallback raises #NM/#UD for the x87 opcodes.
+        x87::lower,
         misc::lower,
         segment::lower,
         far::lower,
         system::lower,
+        mmx::lower,
+        sse::lower,
+        sse_move::lower,
     ];
     for group in groups {
         if let Some(lowered) = group(i) {

@@ -60,8 +60,8 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
     };
     let mut op = Op::from_instr(i, super::raise_ud);
     op.handler = handler(kind, size, !op.has(opflag::ADDR16));
-    // OUTS may make a device raise an interrupt the guest expects promptly.
-    Some(if kind == OUTS {
+    // Port I/O may change a device's interrupt line, which the execution loop must see.
+    Some(if kind == OUTS || kind == INS {
         Lowered::ending(op)
     } else {
         Lowered::op(op)

@@ -136,6 +136,7 @@ impl Machine {
     }
 
     /// Switches to CPL 3 with DPL-3 flat segments (CS RPL 3).
+    #[allow(clippy::wrong_self_convention)] // "switch to", not a conversion
     pub fn to_ring3(&mut self) {
         let s = &mut self.cpu.state;
         for (n, seg) in s.segs.iter_mut().enumerate() {
@@ -149,6 +150,7 @@ impl Machine {
 
     /// Enters V86 mode (EFLAGS.VM, CPL 3) with real-mode-style segments at 0 and the given
     /// IOPL. CS is placed so that CS:IP = CODE.
+    #[allow(clippy::wrong_self_convention)] // "switch to", not a conversion
     pub fn to_v86(&mut self, iopl: u32) {
         let s = &mut self.cpu.state;
         s.eflags = (s.eflags & !flag::IOPL) | flag::VM | (iopl << 12);

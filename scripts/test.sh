@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Set-up command 2 of README.md, and what CI runs (.ci/run): installs what is missing, then runs
+# every check. Each step runs even if an earlier one failed; the summary at the end lists the
+# failures and the exit status is nonzero if there was any.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/ensure-tools.sh
+ensure_tools || exit 1
+
+test386=../shared/conformance/test386
+passed=0
+failed=0
+failures=()
+
+step() {
+  local name=$1
+  shift
+  echo
+  echo "=== $name: $*"
+  local started=$SECONDS
+  if "$@" </dev/null; then
+    passed=$((passed + 1))
+    echo "=== $name: ok ($((SECONDS - started)) s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== $name: FAILED ($((SECONDS - started)) s)"
+  fi
+}
+
+step format cargo fmt --all -- --check
+step clippy cargo clippy --workspace --all-targets -- -D warnings
+step unit-and-integration-tests cargo test --workspace
+step release-build cargo build --release
+step test386-native python3 "$test386/check-test386.py" --rom "$test386/test386.bin" \
+  --emu "target/release/webx86 rom {rom}" --timeout 120
+step test386-in-process cargo test --release --test test386
+step robustness cargo test --release -p webx86-cpu --test robustness -- --nocapture
+# The whole workspace for wasm32, which also produces web's release .wasm.
+step wasm-build cargo build --workspace --target wasm32-unknown-unknown --profile release-wasm
+step test386-wasm node web/node/smoke-test386.mjs
+
+echo
+if [ "$failed" -ne 0 ]; then
+  echo "failed steps: ${failures[*]}"
+fi
+echo "test.sh: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
