@@ -1,6 +1,9 @@
 //! The `webx86` command-line tool.
 
+// Booting needs a host clock and a terminal: native builds only.
+#[cfg(not(target_arch = "wasm32"))]
 mod boot_command;
+#[cfg(not(target_arch = "wasm32"))]
 mod host_console;
 
 use std::process::ExitCode;
@@ -56,6 +59,7 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    #[cfg(not(target_arch = "wasm32"))]
     /// Boot a Linux kernel (bzImage) directly, with the serial console (COM1, ttyS0) on
     /// stdin/stdout. On a terminal, type Ctrl-A x to quit (Ctrl-A Ctrl-A sends Ctrl-A); from a
     /// pipe, bytes pass unchanged. Exits 0 when the guest powers off or reboots, 1 on a triple
@@ -101,6 +105,7 @@ fn parse_port(text: &str) -> Result<u16, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        #[cfg(not(target_arch = "wasm32"))]
         Command::Boot {
             kernel,
             initrd,
