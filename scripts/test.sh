@@ -35,6 +35,9 @@ step release-build cargo build --release
 step test386-native python3 "$test386/check-test386.py" --rom "$test386/test386.bin" \
   --emu "target/release/webx86 rom {rom}" --timeout 120
 step test386-in-process cargo test --release --test test386
+# Debian's own 686 kernel with a busybox initramfs (both fetched with apt), booted to a shell.
+step guest-busybox bash images/busybox-initramfs.sh
+step boot-busybox cargo test --release --test boot_busybox
 step robustness cargo test --release -p webx86-cpu --test robustness -- --nocapture
 # The whole workspace for wasm32, which also produces web's release .wasm.
 step wasm-build cargo build --workspace --target wasm32-unknown-unknown --profile release-wasm

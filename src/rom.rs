@@ -38,7 +38,7 @@ pub struct RomPlatform<O: RomOutput> {
     pub post_port: u16,
 }
 
-impl<O: RomOutput> Platform for RomPlatform<O> {
+impl<O: RomOutput + 'static> Platform for RomPlatform<O> {
     fn io_read(&mut self, _port: u16, size: u8) -> u32 {
         u32::MAX >> (32 - 8 * u32::from(size.clamp(1, 4)))
     }
@@ -180,7 +180,8 @@ pub fn run_rom(cpu: &mut Cpu, max: u64) -> RomEnd {
         }
         match cpu.run(left.min(SLICE)) {
             RunExit::HaltedForever => return RomEnd::Halted,
-            RunExit::Shutdown => return RomEnd::Shutdown,
+            // No ROM-run device asks for a reset; treat one like the shutdown it would follow.
+            RunExit::Shutdown | RunExit::Reset => return RomEnd::Shutdown,
             RunExit::Idle => return RomEnd::IdleForever,
             RunExit::Budget => {}
         }

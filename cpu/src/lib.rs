@@ -23,7 +23,7 @@ pub use decode::Lowered;
 pub use fault::{Exec, Fault};
 pub use flags::{op as lazy_op, LazyFlags};
 pub use interrupt::IntKind;
-pub use platform::{NullPlatform, Platform};
+pub use platform::{NullPlatform, Platform, PlatformRequest};
 pub use run::RunExit;
 pub use state::CpuState;
 pub use webx86_mmu as mmu;

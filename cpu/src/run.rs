@@ -19,6 +19,8 @@ pub enum RunExit {
     Idle,
     /// Triple fault (or a shutdown cycle): the machine should reset or stop.
     Shutdown,
+    /// A device asked for a system reset ([`crate::PlatformRequest::Reset`]).
+    Reset,
 }
 
 impl Cpu {

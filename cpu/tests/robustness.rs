@@ -307,7 +307,8 @@ fn run_chunk(cpu: &mut Cpu, id: ChunkId, totals: &mut Totals) {
                 restarts += 1;
                 restart(cpu, id.mode, &entry, &mut rng);
             }
-            RunExit::Shutdown => {
+            // Its platform never asks for a reset; count one with the shutdowns.
+            RunExit::Shutdown | RunExit::Reset => {
                 totals.shutdowns += 1;
                 restarts += 1;
                 restart(cpu, id.mode, &entry, &mut rng);

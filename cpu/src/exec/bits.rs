@@ -25,6 +25,10 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
         Mnemonic::Btc => bit_test::<BTC>(i)?,
         Mnemonic::Bsf => scan::<false>(i)?,
         Mnemonic::Bsr => scan::<true>(i)?,
+        // F3 0F BC/BD: a P6 has neither BMI1 nor LZCNT, so the REP prefix is ignored and these
+        // execute as BSF/BSR (Linux's __ffs relies on it: it emits `rep bsf` for either CPU).
+        Mnemonic::Tzcnt => scan::<false>(i)?,
+        Mnemonic::Lzcnt => scan::<true>(i)?,
         Mnemonic::Bswap => by_size(operand_size(i, 0), [bswap::<2>, bswap::<2>, bswap::<4>]),
         _ => return None,
     };

@@ -62,7 +62,7 @@ fn port(cpu: &Cpu, op: &Op) -> u16 {
 fn port_in<const SIZE: usize>(cpu: &mut Cpu, op: &Op) -> Exec {
     let port = port(cpu, op);
     cpu.check_io(port, SIZE as u8)?;
-    let value = cpu.platform.io_read(port, SIZE as u8);
+    let value = cpu.port_read(port, SIZE as u8);
     cpu.state.set_reg::<SIZE>(reg::EAX, value);
     Ok(())
 }
@@ -71,7 +71,7 @@ fn port_out<const SIZE: usize>(cpu: &mut Cpu, op: &Op) -> Exec {
     let port = port(cpu, op);
     cpu.check_io(port, SIZE as u8)?;
     let value = cpu.state.reg::<SIZE>(reg::EAX);
-    cpu.platform.io_write(port, SIZE as u8, value);
+    cpu.port_write(port, SIZE as u8, value);
     Ok(())
 }
 

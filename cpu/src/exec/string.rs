@@ -233,13 +233,13 @@ fn iterate<const KIND: u8, const SIZE: usize, const A32: bool>(
                 .probe_write(lin, SIZE as u32, user)
                 .map_err(|pf| cpu.page_fault(pf))?;
             let port = cpu.state.reg::<2>(reg::EDX) as u16;
-            let value = cpu.platform.io_read(port, SIZE as u8);
+            let value = cpu.port_read(port, SIZE as u8);
             cpu.write_lin::<SIZE>(lin, value)?;
         }
         _ => {
             let value = cpu.read_seg::<SIZE>(seg, si)?;
             let port = cpu.state.reg::<2>(reg::EDX) as u16;
-            cpu.platform.io_write(port, SIZE as u8, value);
+            cpu.port_write(port, SIZE as u8, value);
         }
     }
     if matches!(KIND, MOVS | CMPS | LODS | OUTS) {
