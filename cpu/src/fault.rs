@@ -23,24 +23,31 @@ pub mod vector {
     pub const XM: u8 = 19;
 }
 
-/// An exception to deliver, with its error code when the vector has one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Fault {
-    pub vector: u8,
-    pub error_code: Option<u32>,
-}
+/// An exception to deliver, with its error code when the vector has one. Packed into one
+/// `u32` (vector in bits 0–7, "has an error code" in bit 8, the code in bits 16–31: every i686
+/// error code fits in 16 bits) so that a handler's [`Exec`] result comes back in a register.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Fault(u32);
+
+const HAS_CODE: u32 = 1 << 8;
 
 impl Fault {
     pub const fn new(vector: u8) -> Self {
-        Self {
-            vector,
-            error_code: None,
-        }
+        Self(vector as u32)
     }
     pub const fn with_code(vector: u8, code: u32) -> Self {
-        Self {
-            vector,
-            error_code: Some(code),
+        Self(vector as u32 | HAS_CODE | (code & 0xFFFF) << 16)
+    }
+    /// The exception vector.
+    pub const fn vector(self) -> u8 {
+        self.0 as u8
+    }
+    /// The error code pushed with the exception, if the vector has one.
+    pub const fn error_code(self) -> Option<u32> {
+        if self.0 & HAS_CODE != 0 {
+            Some(self.0 >> 16)
+        } else {
+            None
         }
     }
     pub const fn ud() -> Self {
@@ -63,6 +70,15 @@ impl Fault {
     }
     /// #GP(0), the most common fault.
     pub const GP0: Self = Self::gp(0);
+}
+
+impl core::fmt::Debug for Fault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Fault")
+            .field("vector", &self.vector())
+            .field("error_code", &self.error_code())
+            .finish()
+    }
 }
 
 /// Result of an instruction handler.

@@ -66,7 +66,7 @@ impl Cpu {
                 if kind != IntKind::Exception {
                     self.delivering.clear();
                 }
-                self.interrupt(fault.vector, IntKind::Exception, fault.error_code);
+                self.interrupt(fault.vector(), IntKind::Exception, fault.error_code());
             }
         }
     }

@@ -153,6 +153,6 @@ impl Cpu {
     /// against the instruction budget, so a guest stuck in a fault loop still yields.
     pub fn exception(&mut self, fault: Fault) {
         self.state.retired += 1;
-        self.interrupt(fault.vector, IntKind::Exception, fault.error_code);
+        self.interrupt(fault.vector(), IntKind::Exception, fault.error_code());
     }
 }

@@ -232,7 +232,7 @@ fn aam_zero_base_raises_de_and_changes_nothing() {
     regs[EAX] = 0x1234_5678;
     let flags = CF | ZF | OF;
     let result = m.step_direct(&[0xD4, 0x00], regs, flags);
-    assert_eq!(result.map_err(|f| f.vector), Err(vector::DE));
+    assert_eq!(result.map_err(|f| f.vector()), Err(vector::DE));
     assert_eq!(m.cpu.state.regs, regs);
     assert_eq!(m.cpu.state.eflags & ARITH, flags);
     assert_eq!(m.cpu.state.eip, m.code_at);

@@ -336,7 +336,7 @@ fn cmov_reads_memory_even_when_not_taken() {
     regs[6] = 0xFFFF_FFFE; // [esi] runs past the 4 GiB flat limit: #GP(0)
                            // CMOVO with OF clear: not taken, still faults.
     let r = m.step_direct(&[0x0F, 0x40, mem_esi(0)], regs, 0);
-    assert_eq!(r.map_err(|f| f.vector), Err(vector::GP));
+    assert_eq!(r.map_err(|f| f.vector()), Err(vector::GP));
     assert_eq!(m.cpu.state.regs, regs);
 }
 
@@ -533,7 +533,7 @@ fn lock_is_rejected_on_register_forms_and_non_lockable_instructions() {
     ];
     for code in invalid {
         let r = m.step_direct(code, regs, 0);
-        assert_eq!(r.map_err(|f| f.vector), Err(vector::UD), "{code:02x?}");
+        assert_eq!(r.map_err(|f| f.vector()), Err(vector::UD), "{code:02x?}");
         assert_eq!(m.cpu.state.regs, regs);
     }
 }
@@ -559,7 +559,7 @@ fn read_modify_write_faults_leave_state_unchanged() {
     regs[0] = 5;
     for code in codes {
         let r = m.step_direct(code, regs, flags);
-        assert_eq!(r.map_err(|f| f.vector), Err(vector::GP), "{code:02x?}");
+        assert_eq!(r.map_err(|f| f.vector()), Err(vector::GP), "{code:02x?}");
         assert_eq!(m.cpu.state.regs, regs, "{code:02x?}");
         assert_eq!(m.cpu.state.eflags & ARITH, flags, "{code:02x?}");
     }

@@ -159,7 +159,7 @@ fn one_operand_forms_match_host() {
                 if divide && divide_faults(ext == 7, size, regs[EAX], regs[EDX], src) {
                     faults += 1;
                     let r = m.step_direct(&code, regs, flags);
-                    assert_eq!(r.map_err(|f| f.vector), Err(vector::DE), "{ctx}");
+                    assert_eq!(r.map_err(|f| f.vector()), Err(vector::DE), "{ctx}");
                     assert_eq!(m.cpu.state.regs, regs, "registers after #DE: {ctx}");
                     assert_eq!(m.cpu.state.eflags & ARITH, flags, "flags after #DE: {ctx}");
                     assert_eq!(m.cpu.state.eip, m.code_at, "{ctx}");
@@ -266,7 +266,7 @@ fn divide_by_zero_in_memory_faults_before_any_change() {
     m.write(DATA, 4, 0);
     for code in [[0xF7u8, 0x36], [0xF7, 0x3E], [0xF6, 0x36], [0xF6, 0x3E]] {
         let r = m.step_direct(&code, regs, flag::ZF);
-        assert_eq!(r.map_err(|f| f.vector), Err(vector::DE));
+        assert_eq!(r.map_err(|f| f.vector()), Err(vector::DE));
         assert_eq!(m.cpu.state.regs, regs);
         assert_eq!(m.cpu.state.eflags & ARITH, flag::ZF);
     }

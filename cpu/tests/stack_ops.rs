@@ -211,7 +211,7 @@ fn pusha_fault_leaves_stack_and_esp_untouched() {
     m.set(reg::ESP, 0x80010); // four slots in the present page, four below it
     m.write32(0x8000C, 0x5A5A_5A5A);
     let r = m.step(&[0x60]);
-    assert_eq!(r.map_err(|f| f.vector), Err(vector::PF));
+    assert_eq!(r.map_err(|f| f.vector()), Err(vector::PF));
     assert_eq!(m.esp(), 0x80010);
     assert_eq!(m.read32(0x8000C), 0x5A5A_5A5A, "no slot written");
 }

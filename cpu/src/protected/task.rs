@@ -165,7 +165,7 @@ impl Cpu {
                     _ => Ok(()),
                 });
         if let Err(fault) = loaded {
-            self.interrupt(fault.vector, IntKind::Exception, fault.error_code);
+            self.interrupt(fault.vector(), IntKind::Exception, fault.error_code());
         }
         Ok(())
     }
@@ -267,7 +267,7 @@ impl Cpu {
             return Err(bad(code));
         }
         if !desc.present() {
-            return Err(if bad(0).vector == crate::fault::vector::TS {
+            return Err(if bad(0).vector() == crate::fault::vector::TS {
                 Fault::ts(code)
             } else {
                 Fault::np(code)
