@@ -58,10 +58,10 @@ const FAST_ENTRIES: usize = 4096;
 /// TLB and of the block cache under which that was true.
 #[derive(Clone, Default)]
 struct FastEntry {
-    lin: u32,
-    tag: u32,
-    mmu_generation: u32,
-    code_generation: u32,
+    /// Linear address in bits 0–31, the [`fast_tag`] above it.
+    key: u64,
+    /// The TLB generation in bits 32–63, the block cache's generation below it.
+    epoch: u64,
     block: Option<Rc<Block>>,
 }
 
@@ -87,6 +87,11 @@ impl Default for BlockCache {
     }
 }
 
+#[inline(always)]
+fn fast_key(lin: u32, tag: u32) -> u64 {
+    u64::from(lin) | u64::from(tag) << 32
+}
+
 /// The lookup-cache tag: code size and privilege, with a bit so that no tag is zero.
 #[inline(always)]
 pub fn fast_tag(code32: bool, user: bool) -> u32 {
@@ -98,11 +103,7 @@ impl BlockCache {
     #[inline(always)]
     pub fn lookup_fast(&self, lin: u32, tag: u32, mmu_generation: u32) -> Option<&Rc<Block>> {
         let entry = &self.fast[lin as usize % FAST_ENTRIES];
-        if entry.lin == lin
-            && entry.tag == tag
-            && entry.mmu_generation == mmu_generation
-            && entry.code_generation == self.code_generation
-        {
+        if entry.key == fast_key(lin, tag) && entry.epoch == self.epoch(mmu_generation) {
             entry.block.as_ref()
         } else {
             None
@@ -112,12 +113,15 @@ impl BlockCache {
     /// Records `block` as the one at linear address `lin`.
     pub fn remember_fast(&mut self, lin: u32, tag: u32, mmu_generation: u32, block: &Rc<Block>) {
         self.fast[lin as usize % FAST_ENTRIES] = FastEntry {
-            lin,
-            tag,
-            mmu_generation,
-            code_generation: self.code_generation,
+            key: fast_key(lin, tag),
+            epoch: self.epoch(mmu_generation),
             block: Some(Rc::clone(block)),
         };
+    }
+
+    #[inline(always)]
+    fn epoch(&self, mmu_generation: u32) -> u64 {
+        u64::from(mmu_generation) << 32 | u64::from(self.code_generation)
     }
 
     #[inline]
