@@ -92,6 +92,15 @@ impl HostConsole {
         self.raw_mode
     }
 
+    /// The terminal's size (columns, rows), if stdin is a terminal.
+    pub fn size(&self) -> Option<(u16, u16)> {
+        if self.raw_mode {
+            crossterm::terminal::size().ok()
+        } else {
+            None
+        }
+    }
+
     /// Whether stdin has ended.
     pub fn closed(&self) -> bool {
         self.closed

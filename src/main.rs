@@ -4,6 +4,8 @@
 #[cfg(not(target_arch = "wasm32"))]
 mod boot_command;
 #[cfg(not(target_arch = "wasm32"))]
+mod guest_image;
+#[cfg(not(target_arch = "wasm32"))]
 mod host_console;
 
 use std::process::ExitCode;
@@ -22,8 +24,8 @@ const EXIT_BUDGET: u8 = 2;
     name = "webx86",
     version,
     about = "A full-system x86 (i686) PC emulator",
-    long_about = "A full-system x86 (i686) PC emulator.\n\nIt boots a Linux kernel with the \
-                  serial console on stdin/stdout (`webx86 boot --kernel FILE`), runs raw ROM \
+    long_about = "A full-system x86 (i686) PC emulator.\n\nIt boots Debian (`webx86 boot`) or \
+                  another Linux guest with its console on stdin/stdout, runs raw ROM \
                   images such as the test386 conformance ROM (`webx86 rom FILE`) and packs disk \
                   images (`webx86 image pack`)."
 )]
@@ -60,36 +62,7 @@ enum Command {
         stats: bool,
     },
     #[cfg(not(target_arch = "wasm32"))]
-    /// Boot a Linux kernel (bzImage) directly, with the serial console (COM1, ttyS0) on
-    /// stdin/stdout. On a terminal, type Ctrl-A x to quit (Ctrl-A Ctrl-A sends Ctrl-A); from a
-    /// pipe, bytes pass unchanged. Exits 0 when the guest powers off or reboots, 1 on a triple
-    /// fault or a kernel/initrd that cannot be loaded.
-    Boot {
-        /// The kernel: a bzImage such as Debian's /boot/vmlinuz-*-686.
-        #[arg(long, value_name = "FILE")]
-        kernel: String,
-        /// An initrd or initramfs image.
-        #[arg(long, value_name = "FILE")]
-        initrd: Option<String>,
-        /// The kernel command line.
-        #[arg(long, value_name = "CMDLINE", default_value = webx86::machine::DEFAULT_CMDLINE)]
-        append: String,
-        /// Guest RAM in MiB (2-3584).
-        #[arg(long, value_name = "MiB", default_value_t = 256,
-              value_parser = clap::value_parser!(u32).range(2..=3584))]
-        mem: u32,
-        /// Guest time from instructions retired instead of the host clock: the same input
-        /// gives the same output.
-        #[arg(long)]
-        deterministic: bool,
-        /// At the end, print instructions retired, guest MIPS and guest time on stderr.
-        #[arg(long)]
-        stats: bool,
-        /// Let the bzImage's own decompressor unpack the kernel in the guest, as the boot
-        /// protocol has it, instead of unpacking it on the host (slower; for testing).
-        #[arg(long)]
-        guest_decompress: bool,
-    },
+    Boot(boot_command::BootArgs),
     /// Work with disk images in the chunked layout (`image pack`).
     Image(image_cmd::ImageArgs),
 }
@@ -106,23 +79,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         #[cfg(not(target_arch = "wasm32"))]
-        Command::Boot {
-            kernel,
-            initrd,
-            append,
-            mem,
-            deterministic,
-            stats,
-            guest_decompress,
-        } => boot_command::run(boot_command::BootOptions {
-            kernel,
-            initrd,
-            append,
-            mem_mib: mem,
-            deterministic,
-            stats,
-            guest_decompress,
-        }),
+        Command::Boot(args) => boot_command::run(args),
         Command::Image(args) => image_cmd::run(args),
         Command::Rom {
             file,

@@ -92,10 +92,11 @@ impl Cpu {
     }
 
     /// Ends the block after a write that hit a page holding decoded code, so that the next
-    /// instruction is decoded afresh (self-modifying code behaves as on hardware).
+    /// instruction is decoded afresh (self-modifying code behaves as on hardware), or that
+    /// went to a device's MMIO window, so the device acts on it before the next instruction.
     #[inline(always)]
     pub fn note_code_write(&mut self) {
-        if self.mmu.phys.code_written() {
+        if self.mmu.phys.attention() {
             self.end_block = true;
         }
     }

@@ -3,6 +3,8 @@
 
 use core::any::Any;
 
+use webx86_mmu::PhysMemory;
+
 use crate::{Cpu, RunExit};
 
 /// Something a device asked of the CPU or the memory system, handed over after a port write.
@@ -47,6 +49,9 @@ pub trait Platform: Any {
     /// (MS-DOS-compatible error reporting). A PC raises IRQ 13 for it; the instruction then
     /// proceeds as if IGNNE# were asserted.
     fn fpu_error(&mut self) {}
+    /// A write reached an MMIO window (before the next instruction runs): devices that need
+    /// guest memory to act on it (a virtio queue notification) may do so now through `mem`.
+    fn mmio_written(&mut self, _mem: &mut PhysMemory) {}
 }
 
 impl Cpu {

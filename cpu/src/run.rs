@@ -28,7 +28,7 @@ impl Cpu {
     pub fn run(&mut self, budget: u64) -> RunExit {
         let end = self.state.retired.saturating_add(budget);
         // Code written from outside (DMA, loaders) since the last run.
-        self.invalidate_written_code();
+        self.memory_events();
         loop {
             if let Some(exit) = self.exit.take() {
                 return exit;
@@ -96,28 +96,37 @@ impl Cpu {
                 self.exception(fault);
                 return false;
             }
-            // Writes through `write_lin`/`write_sys` that hit decoded code set `end_block`.
+            // Writes through `write_lin`/`write_sys` that hit decoded code or an MMIO window
+            // set `end_block`.
             if self.end_block {
                 self.end_block = false;
-                self.invalidate_written_code();
+                self.memory_events();
                 self.state.retired += n as u64 + 1;
                 return false;
             }
         }
         self.state.retired += ops.len() as u64;
-        if self.mmu.phys.code_written() {
-            // Code written by other paths (interrupt frames, bulk string copies).
-            self.invalidate_written_code();
+        if self.mmu.phys.attention() {
+            // Code or MMIO written by other paths (interrupt frames, bulk string copies).
+            self.memory_events();
             return false;
         }
         block.chains && ops.len() == all.len() && self.state.retired < end
     }
 
-    /// Drops decoded blocks of code pages written since the last check.
-    fn invalidate_written_code(&mut self) {
-        if self.mmu.phys.code_written() {
+    /// Drops decoded blocks of code pages written since the last check, and lets the
+    /// platform's devices act on MMIO writes (a virtio queue notification) with guest memory.
+    fn memory_events(&mut self) {
+        if self.mmu.phys.attention() {
             for frame in self.mmu.phys.take_written_code_pages() {
                 self.cache.invalidate_page(frame);
+            }
+            if self.mmu.phys.take_mmio_written() {
+                self.platform.mmio_written(&mut self.mmu.phys);
+                // Device DMA may have written code pages.
+                for frame in self.mmu.phys.take_written_code_pages() {
+                    self.cache.invalidate_page(frame);
+                }
             }
         }
     }
@@ -138,7 +147,7 @@ impl Cpu {
             Ok(()) => {
                 self.state.retired += 1;
                 self.end_block = false;
-                self.invalidate_written_code();
+                self.memory_events();
                 self.state.dr[6] |= 1 << 14;
                 self.interrupt(vector::DB, IntKind::Exception, None);
             }

@@ -51,6 +51,12 @@ pub struct PhysMemory {
     code_pages: Vec<u64>,
     /// Code pages written since the CPU last asked, in write order.
     written_code_pages: Vec<u32>,
+    /// An MMIO window was written since the CPU last asked (a device may have work: a virtio
+    /// queue notification needs guest memory to act on, which only the CPU's owner can lend).
+    mmio_written: bool,
+    /// `written_code_pages` is not empty or `mmio_written` is set: one load for the CPU's
+    /// check after every write and at every block end.
+    attention: bool,
 }
 
 impl PhysMemory {
@@ -72,6 +78,8 @@ impl PhysMemory {
             mmio: Vec::new(),
             code_pages: vec![0; PAGES / 64],
             written_code_pages: Vec::new(),
+            mmio_written: false,
+            attention: false,
         }
     }
 
@@ -162,6 +170,8 @@ impl PhysMemory {
                 window
                     .device
                     .write(addr.0.wrapping_sub(window.base), size, value);
+                self.mmio_written = true;
+                self.attention = true;
             }
             PageKind::Rom(_) | PageKind::Unmapped => {}
         }
@@ -237,7 +247,22 @@ impl PhysMemory {
             let frame = frame as usize & (PAGES - 1);
             self.code_pages[frame / 64] &= !(1 << (frame % 64));
             self.written_code_pages.push(frame as u32);
+            self.attention = true;
         }
+    }
+
+    /// Whether a code page or an MMIO window was written since the CPU last took them
+    /// ([`Self::take_written_code_pages`], [`Self::take_mmio_written`]).
+    #[inline(always)]
+    pub fn attention(&self) -> bool {
+        self.attention
+    }
+
+    /// Returns and clears "an MMIO window was written".
+    pub fn take_mmio_written(&mut self) -> bool {
+        let written = core::mem::take(&mut self.mmio_written);
+        self.attention = !self.written_code_pages.is_empty();
+        written
     }
 
     /// Whether any code page was written since the last [`Self::take_written_code_pages`].
@@ -248,6 +273,7 @@ impl PhysMemory {
 
     /// Code pages written since the last call; their code bits are already clear.
     pub fn take_written_code_pages(&mut self) -> Vec<u32> {
+        self.attention = self.mmio_written;
         core::mem::take(&mut self.written_code_pages)
     }
 }
@@ -291,8 +317,19 @@ mod tests {
         assert_eq!(mem.read(PhysAddr(0x0020_0000), 4), 0xFFFF_FFFF);
         assert_eq!(mem.read(PhysAddr(0x0020_0000), 1), 0xFF);
         mem.map_mmio(PhysAddr(0xFEC0_0000), 0x1000, Box::new(Echo(0)));
+        assert!(
+            !mem.attention(),
+            "RAM and ROM writes to non-code pages need nothing"
+        );
         mem.write(PhysAddr(0xFEC0_0010), 4, 7);
+        assert!(mem.attention(), "an MMIO write is reported");
         assert_eq!(mem.read(PhysAddr(0xFEC0_0004), 4), 11);
+        mem.mark_code(1);
+        mem.write(PhysAddr(0x1000), 1, 0);
+        assert!(mem.take_mmio_written());
+        assert!(mem.attention(), "the code write is still pending");
+        assert_eq!(mem.take_written_code_pages(), vec![1]);
+        assert!(!mem.attention() && !mem.take_mmio_written());
     }
 
     #[test]

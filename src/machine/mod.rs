@@ -9,16 +9,22 @@
 
 pub mod clock;
 mod platform;
+mod virtio;
 
 use webx86_bios::{enter_linux, load_linux, BootError, Image, LinuxBoot};
-use webx86_cpu::mmu::{Mmu, PhysMemory};
+use webx86_cpu::mmu::{Mmu, PhysAddr, PhysMemory};
 use webx86_cpu::{Cpu, RunExit};
+use webx86_devices::virtio::{EntropySource, VirtioSetError, PCI_HOLE_BASE, PCI_HOLE_LEN};
+use webx86_disk::BlockBackend;
 
 pub use clock::{Clock, HostClock, Nanos};
 pub use platform::PcPlatform;
+pub use virtio::HashDrbg;
 
 /// Guest time one slice runs at most.
 pub const SLICE_NS: Nanos = 2_000_000;
+/// How long an idle guest with device work in flight waits before the next poll.
+const IDLE_POLL_NS: Nanos = 200_000;
 /// Largest memory size: 3.5 GiB, below the PCI hole at 0xE0000000.
 pub const MAX_MEM_MIB: u32 = 3584;
 /// Smallest memory size the PC model accepts (the legacy first MiB plus some).
@@ -84,8 +90,15 @@ impl Machine {
     /// from `clock`. The CPU is at its reset vector with no firmware: load something next.
     pub fn new(config: MachineConfig, clock: Clock) -> Self {
         let mem = config.mem_mib.clamp(MIN_MEM_MIB, MAX_MEM_MIB) << 20;
-        let mmu = Mmu::new(PhysMemory::new(mem));
         let platform = PcPlatform::new(clock, mem, config.rtc_unix_time);
+        let mut phys = PhysMemory::new(mem);
+        // The virtio functions' BARs live in the PCI hole above the largest RAM size.
+        phys.map_mmio(
+            PhysAddr(PCI_HOLE_BASE),
+            PCI_HOLE_LEN,
+            platform.virtio_mmio_window(),
+        );
+        let mmu = Mmu::new(phys);
         let mut cpu = Box::new(Cpu::new(mmu, Box::new(platform)));
         cpu.reset();
         Self { cpu }
@@ -123,6 +136,33 @@ impl Machine {
         Ok(boot)
     }
 
+    /// Plugs a disk in as virtio-blk (`/dev/vda` to Linux). Call before booting.
+    pub fn attach_disk(&mut self, backend: Box<dyn BlockBackend>) -> Result<(), VirtioSetError> {
+        self.platform().attach_disk(backend)
+    }
+
+    /// Gives virtio-rng the host's entropy (by default it hands out a fixed-seed stream,
+    /// which keeps deterministic runs identical).
+    pub fn set_entropy(&mut self, source: Box<dyn EntropySource>) {
+        self.platform().set_entropy(source);
+    }
+
+    /// Queues bytes typed on the console (see [`PcPlatform::send_console_input`]).
+    pub fn send_console_input(&mut self, bytes: &[u8]) {
+        self.platform().send_console_input(bytes);
+    }
+
+    /// What the guest wrote on the console since the last call: the serial port until the
+    /// guest opens the virtio console, then that (see [`PcPlatform::take_console_output`]).
+    pub fn take_console_output(&mut self) -> Vec<u8> {
+        self.platform().take_console_output()
+    }
+
+    /// Tells the virtio console the terminal's size.
+    pub fn set_console_size(&mut self, cols: u16, rows: u16) {
+        self.platform().set_console_size(cols, rows);
+    }
+
     /// The platform (devices, clock, console queues).
     pub fn platform(&mut self) -> &mut PcPlatform {
         // The CPU was built with a PcPlatform in `new` and it is never replaced.
@@ -151,8 +191,25 @@ impl Machine {
         self.platform().clock.now(retired)
     }
 
+    /// The platform and guest memory together, for device DMA.
+    fn platform_and_memory(&mut self) -> (&mut PcPlatform, &mut PhysMemory) {
+        let cpu = &mut *self.cpu;
+        let platform: &mut dyn core::any::Any = cpu.platform.as_mut();
+        let platform = platform
+            .downcast_mut::<PcPlatform>()
+            .expect("the machine's CPU runs on its PcPlatform");
+        (platform, &mut cpu.mmu.phys)
+    }
+
+    /// Lets the virtio functions complete disk requests and move console bytes.
+    fn poll_devices(&mut self) {
+        let (platform, mem) = self.platform_and_memory();
+        platform.poll_virtio(mem);
+    }
+
     /// Runs the guest until the next device event, for at most [`SLICE_NS`].
     pub fn run_slice(&mut self) -> SliceEnd {
+        self.poll_devices();
         let retired = self.cpu.state.retired;
         let platform = self.platform();
         let now = platform.sync(retired);
@@ -176,11 +233,21 @@ impl Machine {
     /// The CPU halted with interrupts enabled and none pending: move time on to the next
     /// device event (deterministic mode), or as far as the host's clock allows (realtime).
     fn idle(&mut self) -> SliceEnd {
+        self.poll_devices();
         let retired = self.cpu.state.retired;
         let platform = self.platform();
         platform.sync(retired);
         if platform.interrupt_requested() {
             return SliceEnd::Ran;
+        }
+        if platform.virtio_busy() {
+            // A disk request in flight (a chunk being fetched) or console input: poll again
+            // soon rather than sleeping to the next timer tick.
+            let until = platform.now.saturating_add(IDLE_POLL_NS);
+            let next = platform
+                .next_event()
+                .map_or(until, |event| event.min(until));
+            return SliceEnd::Idle { until: Some(next) };
         }
         let next = platform.next_event();
         let reached = match next {

@@ -1,26 +1,32 @@
 //! The PC platform as the CPU sees it: the legacy chipset (`webx86_devices::Chipset`: PIC, PIT,
-//! RTC, COM1, i8042, system ports, PCI host bridge, with their IRQ wiring), the clock every
-//! device reads, the serial console's queues, and the chipset's A20 and reset outputs turned
-//! into requests for the CPU. This is the one file that knows the devices.
+//! RTC, COM1, i8042, system ports, PCI host bridge, with their IRQ wiring), the virtio
+//! functions on PCI, the clock every device reads, the consoles' queues, and the chipset's A20
+//! and reset outputs turned into requests for the CPU. This and `virtio.rs` are the files that
+//! know the devices.
 
 use std::collections::VecDeque;
 
+use webx86_cpu::mmu::{Mmio, PhysMemory};
 use webx86_cpu::{Platform, PlatformRequest};
+use webx86_devices::virtio::{EntropySource, VirtioSetError};
 use webx86_devices::{Chipset, ChipsetConfig};
+use webx86_disk::BlockBackend;
 
 use super::clock::{Clock, Nanos};
+use super::virtio::VirtioDevices;
 
 /// The platform the CPU sees.
 pub struct PcPlatform {
     chipset: Chipset,
+    virtio: VirtioDevices,
     pub(super) clock: Clock,
     /// Guest time of the last sync: port accesses happen at this time.
-    now: Nanos,
+    pub(super) now: Nanos,
     /// The A20 gate as last handed to the CPU.
     a20: bool,
     /// Requests for the CPU (A20, reset) from the last port write.
     requests: VecDeque<PlatformRequest>,
-    /// Bytes typed on the console that COM1's receive FIFO had no room for yet.
+    /// Bytes typed on the console that COM1's receive FIFO or hvc0 had no room for yet.
     console_in: VecDeque<u8>,
     /// Diagnostics for the front end (unknown ports, once each).
     log: Vec<String>,
@@ -30,14 +36,19 @@ impl PcPlatform {
     /// The chipset at time 0 with `ram_bytes` of RAM (for the CMOS), the RTC showing
     /// `rtc_unix_time` then, and the A20 gate open as firmware leaves it.
     pub fn new(clock: Clock, ram_bytes: u32, rtc_unix_time: i64) -> Self {
-        let chipset = Chipset::new(&ChipsetConfig {
+        let mut chipset = Chipset::new(&ChipsetConfig {
             rtc_unix_time,
             ram_bytes: u64::from(ram_bytes),
             a20_enabled: true,
         });
+        let devices = &mut chipset.devices;
+        // Two functions on an empty bus with free slots and IRQs: this cannot fail.
+        let virtio = VirtioDevices::new(&mut devices.pci.bus, &mut devices.pic)
+            .expect("the virtio console and rng fit on a fresh PCI bus");
         Self {
             a20: chipset.a20_enabled(),
             chipset,
+            virtio,
             clock,
             now: 0,
             requests: VecDeque::new(),
@@ -46,17 +57,55 @@ impl PcPlatform {
         }
     }
 
-    /// Brings the devices up to guest time for `retired` instructions and hands COM1 what it
-    /// can take of the typed input; returns the time.
+    /// The virtio functions' MMIO window, to map over the PCI hole.
+    pub fn virtio_mmio_window(&self) -> Box<dyn Mmio> {
+        self.virtio.mmio_window()
+    }
+
+    /// Plugs in the virtio disk (`/dev/vda`).
+    pub fn attach_disk(&mut self, backend: Box<dyn BlockBackend>) -> Result<(), VirtioSetError> {
+        let devices = &mut self.chipset.devices;
+        self.virtio
+            .attach_disk(&mut devices.pci.bus, &mut devices.pic, backend)
+    }
+
+    /// Whether a virtio disk is attached.
+    pub fn has_disk(&self) -> bool {
+        self.virtio.has_disk()
+    }
+
+    /// Replaces virtio-rng's entropy source (a fixed-seed generator until then).
+    pub fn set_entropy(&mut self, source: Box<dyn EntropySource>) {
+        self.virtio.set_entropy(source);
+    }
+
+    /// Brings the devices up to guest time for `retired` instructions and hands the console
+    /// what it can take of the typed input; returns the time.
     pub fn sync(&mut self, retired: u64) -> Nanos {
         self.now = self.clock.now(retired);
         self.chipset.advance(self.now);
         if !self.console_in.is_empty() {
             let (front, _) = self.console_in.as_slices();
-            let taken = self.chipset.serial_input(front, self.now);
+            let taken = if self.virtio.hvc_active() {
+                self.virtio.push_console_input(front)
+            } else {
+                self.chipset.serial_input(front, self.now)
+            };
             self.console_in.drain(..taken);
         }
         self.now
+    }
+
+    /// Lets the virtio functions move data to and from guest RAM (requests, completions,
+    /// console bytes) and drives their interrupt lines.
+    pub fn poll_virtio(&mut self, mem: &mut PhysMemory) {
+        self.virtio.poll(mem, &mut self.chipset.devices.pic);
+    }
+
+    /// Whether a virtio function has work for [`Self::poll_virtio`] (a disk request in flight,
+    /// console input waiting).
+    pub fn virtio_busy(&self) -> bool {
+        self.virtio.needs_poll()
     }
 
     /// When a device next changes an interrupt line by itself.
@@ -65,23 +114,51 @@ impl PcPlatform {
     }
 
     /// Whether an interrupt is waiting for the CPU.
-    pub fn interrupt_requested(&self) -> bool {
+    pub fn interrupt_requested(&mut self) -> bool {
+        self.virtio.update_irqs(&mut self.chipset.devices.pic);
         self.chipset.intr()
     }
 
-    /// Queues bytes typed on the serial console; COM1 gets them as its FIFO has room.
+    /// Queues bytes typed on the console; the console (COM1 until the guest opens hvc0, then
+    /// hvc0) takes them as it has room.
     pub fn send_console_input(&mut self, bytes: &[u8]) {
         self.console_in.extend(bytes);
     }
 
-    /// Typed bytes COM1 has not taken yet.
+    /// Typed bytes the console has not taken yet.
     pub fn console_input_pending(&self) -> usize {
         self.console_in.len()
     }
 
-    /// What the guest sent on the serial console (COM1, ttyS0) since the last call.
+    /// What the guest wrote on the console since the last call: the serial console (COM1,
+    /// ttyS0) until the guest first writes to the virtio console (hvc0), then hvc0 only. Linux
+    /// prints its messages on both when both are given with `console=`, so nothing is lost by
+    /// switching, and a guest with only one of them still shows everything.
     pub fn take_console_output(&mut self) -> Vec<u8> {
+        let serial = self.chipset.take_serial_output();
+        let was_active = self.virtio.hvc_active();
+        let hvc = self.virtio.take_console_output();
+        if was_active {
+            hvc
+        } else if hvc.is_empty() {
+            serial
+        } else {
+            // The switch: what the serial port said before hvc0 took over, then hvc0.
+            let mut out = serial;
+            out.extend_from_slice(&hvc);
+            out
+        }
+    }
+
+    /// Only what the guest wrote on the serial console (COM1) since the last call, whichever
+    /// console is shown; for tests and logs. Do not mix with [`Self::take_console_output`].
+    pub fn take_serial_output(&mut self) -> Vec<u8> {
         self.chipset.take_serial_output()
+    }
+
+    /// Changes the virtio console's window size.
+    pub fn set_console_size(&mut self, cols: u16, rows: u16) {
+        self.virtio.set_console_size(cols, rows);
     }
 
     /// What the guest wrote to the 0xE9 debug port since the last call.
@@ -94,6 +171,7 @@ impl PcPlatform {
         for notice in self.chipset.take_notices() {
             self.log.push(notice.to_string());
         }
+        self.log.extend(self.virtio.take_notices());
         std::mem::take(&mut self.log)
     }
 
@@ -121,7 +199,7 @@ impl Platform for PcPlatform {
     }
 
     fn interrupt_pending(&mut self) -> bool {
-        self.chipset.intr()
+        self.interrupt_requested()
     }
 
     fn acknowledge_interrupt(&mut self) -> Option<u8> {
@@ -144,6 +222,13 @@ impl Platform for PcPlatform {
     /// that DOS-era handlers clear is not modelled, and Linux runs with CR0.NE set).
     fn fpu_error(&mut self) {
         self.chipset.devices.pic.pulse_irq(FPU_ERROR_IRQ, false);
+    }
+
+    /// A queue notification (or another register write) reached a virtio function: act on
+    /// it now. Linux's hvc driver spins after each notification until its buffer is used, so
+    /// waiting for the slice end would burn guest time.
+    fn mmio_written(&mut self, mem: &mut PhysMemory) {
+        self.poll_virtio(mem);
     }
 }
 
