@@ -41,7 +41,11 @@ step boot-busybox cargo test --release --test boot_busybox
 step robustness cargo test --release -p webx86-cpu --test robustness -- --nocapture
 # The whole workspace for wasm32, which also produces web's release .wasm.
 step wasm-build cargo build --workspace --target wasm32-unknown-unknown --profile release-wasm
+# The static site in web/dist (wasm-bindgen glue, page, worker, xterm.js); installs the web tools.
+step web-build bash web/build.sh
 step test386-wasm node web/node/smoke-test386.mjs
+# The page in headless Chromium: boot the Debian image, keep a file across a reload, reset.
+step web-e2e node web/tests/e2e.mjs
 
 echo
 if [ "$failed" -ne 0 ]; then
