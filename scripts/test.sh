@@ -44,6 +44,7 @@ step wasm-build cargo build --workspace --target wasm32-unknown-unknown --profil
 # The static site in web/dist (wasm-bindgen glue, page, worker, xterm.js); installs the web tools.
 step web-build bash web/build.sh
 step test386-wasm node web/node/smoke-test386.mjs
+step web-unit node --test web/tests/
 # The page in headless Chromium: boot the Debian image, keep a file across a reload, reset.
 step web-e2e node web/tests/e2e.mjs
 
