@@ -291,6 +291,7 @@ export class Guest {
       retired,
       ...this.fetcher.stats,
       chunksPending: this.fetcher.pending,
+      overlay: this.overlay?.stats ?? null,
     });
   }
 }

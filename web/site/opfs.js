@@ -45,46 +45,45 @@ export async function openOverlay(name) {
       : describe(e);
     return { file: null, close() {}, note: `Could not open ${label} (${why}): files you change are not kept after a reload.` };
   }
+  const stats = { reads: 0, writes: 0, syncs: 0, ms: 0 };
+  const timed = (counter, body) => {
+    const t0 = performance.now();
+    try {
+      return body();
+    } catch (e) {
+      throw describe(e);
+    } finally {
+      stats[counter]++;
+      stats.ms += performance.now() - t0;
+    }
+  };
   const file = {
     name: label,
     size() {
-      try {
-        return handle.getSize();
-      } catch (e) {
-        throw describe(e);
-      }
+      return timed('reads', () => handle.getSize());
     },
     readAt(offset, buf) {
-      try {
+      timed('reads', () => {
         const n = handle.read(buf, { at: offset });
         if (n < buf.length) {
           buf.fill(0, n); // past the end reads as zeros
         }
-      } catch (e) {
-        throw describe(e);
-      }
+      });
     },
     writeAt(offset, data) {
-      let n;
-      try {
-        n = handle.write(data, { at: offset });
-      } catch (e) {
-        throw describe(e);
-      }
+      const n = timed('writes', () => handle.write(data, { at: offset }));
       if (n !== data.length) {
         throw `wrote ${n} of ${data.length} bytes (storage full?)`;
       }
     },
     sync() {
-      try {
-        handle.flush();
-      } catch (e) {
-        throw describe(e);
-      }
+      timed('syncs', () => handle.flush());
     },
   };
   return {
     file,
+    /** Calls into the file and the time they took, for the status line. */
+    stats,
     close() {
       try {
         handle.flush();
