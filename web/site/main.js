@@ -52,7 +52,6 @@ term.attachCustomKeyEventHandler((e) => {
 
 const encoder = new TextEncoder();
 let worker = null;
-let booted = null;
 let resetting = false;
 
 /** What the page knows, for people and for the end-to-end test (tests/e2e.mjs). */
@@ -113,7 +112,6 @@ function showProgress({ what, loaded, total }) {
 }
 
 function startWorker() {
-  booted = null;
   view.booted = null;
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   worker.onerror = (e) => {
@@ -145,7 +143,6 @@ function startWorker() {
         term.write(`\r\n[${m.message}]\r\n`);
         break;
       case 'booted':
-        booted = m;
         view.booted = m;
         break;
       default:
