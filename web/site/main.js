@@ -61,6 +61,10 @@ const view = {
   errors: [],
   notes: [],
   booted: null,
+  /** The terminal's size in characters. */
+  size() {
+    return { cols: term.cols, rows: term.rows };
+  },
   /** The terminal's whole buffer (scrollback and screen) as text. */
   text() {
     const buffer = term.buffer.active;

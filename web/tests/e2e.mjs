@@ -229,6 +229,15 @@ async function main() {
       const first = await waitForPrompt(page, args.bootTimeout);
       log(`  first visit: root prompt after ${first.toFixed(1)} s (${objectRequests()} objects fetched)`);
       expectLine(await run(page, 'uname -m'), 'i686', 'uname -m');
+      // The terminal's size reaches the guest's console (virtio-console), also after a resize.
+      for (const viewport of [null, { width: 900, height: 560 }]) {
+        if (viewport) {
+          await page.setViewportSize(viewport);
+          await page.waitForTimeout(500);
+        }
+        const { cols, rows } = await page.evaluate(() => window.webx86.size());
+        expectLine(await run(page, 'stty size'), `${rows} ${cols}`, 'stty size');
+      }
       await run(page, 'echo kept-$((6*7)) > /root/keep.txt; sync');
       expectLine(await run(page, 'cat /root/keep.txt'), 'kept-42', 'the new file');
       await screenshot(page, 'terminal-first-boot');
