@@ -175,7 +175,14 @@ impl VirtioDevice for VirtioConsole {
         }
     }
 
-    fn activate(&mut self, _features: u64) {}
+    /// Linux reads the size only on a configuration-change interrupt (its probe never reads
+    /// it), and a change made before the driver is ready is dropped with no one to tell: so a
+    /// driver that negotiated `F_SIZE` is told the current size as soon as it is ready.
+    fn activate(&mut self, features: u64) {
+        if features & console_feature::SIZE != 0 {
+            self.config_changed = true;
+        }
+    }
 
     /// Undelivered input stays for the next driver; output already collected stays for the
     /// host.

@@ -6,9 +6,12 @@ use crate::virtio::test_utils::{ro, wo, MockDriver};
 use crate::virtio::transport::layout::DEVICE_OFFSET;
 use crate::virtio::transport::{ISR_CONFIG, ISR_QUEUE};
 
+/// A console whose driver is ready and has taken the size announcement that follows.
 fn console() -> MockDriver<VirtioConsole> {
     let mut d = MockDriver::new(VirtioConsole::new(80, 25));
     d.init_all();
+    d.poll();
+    assert_eq!(d.read_isr(), ISR_CONFIG, "the size is announced when ready");
     d
 }
 
@@ -96,6 +99,25 @@ fn size_in_config_and_resize_interrupt() {
     d.dev.device_mut().set_size(132, 43);
     d.poll();
     assert_eq!(d.read_isr(), 0, "same size: no interrupt");
+}
+
+#[test]
+fn size_announced_when_the_driver_is_ready() {
+    let mut d = MockDriver::new(VirtioConsole::new(80, 25));
+    // Set before the driver is ready (the front end knows its terminal's size at once).
+    d.dev.device_mut().set_size(100, 30);
+    d.poll();
+    assert_eq!(d.read_isr(), 0, "no interrupt before the driver is ready");
+    d.init_all();
+    d.poll();
+    assert_eq!(
+        d.read_isr(),
+        ISR_CONFIG,
+        "the driver is told the size once ready"
+    );
+    assert_eq!(d.dev.bar_read(DEVICE_OFFSET, 4), 30 << 16 | 100);
+    d.poll();
+    assert_eq!(d.read_isr(), 0, "told once");
 }
 
 #[test]
