@@ -14,10 +14,11 @@ table and appended as JSON lines to target/bench/v86.jsonl. Nothing asserts on s
                        [--append CMDLINE] [--mem MIB] [--no-build] [--timeout SECONDS]
 
 Our side is pluggable: `--ours native` (target/release/webx86 boot --guest-decompress),
-`--ours native-host-unpack` (the same without --guest-decompress), `--ours wasm`
-(node web/cli.mjs, the same machine as WebAssembly), or `--ours NAME='COMMAND'` with
-{webx86} {kernel} {initrd} {append} {mem} in COMMAND replaced. By default: native and
-native-host-unpack, plus wasm when web/cli.mjs exists. bench/README.md says what differs
+`--ours native-host-unpack` (the same without --guest-decompress), `--ours wasm` and
+`--ours wasm-host-unpack` (node web/cli.mjs with the same options: the same machine as
+WebAssembly), or `--ours NAME='COMMAND'` with {webx86} {kernel} {initrd} {append} {mem} in
+COMMAND replaced. By default: the native pair, plus the wasm pair when `node web/cli.mjs
+--help` lists --kernel, --initrd, --append and --guest-decompress. bench/README.md says what differs
 between the two emulators.
 """
 
@@ -47,7 +48,10 @@ OURS_PRESETS = {
                           " --mem {mem}",
     "wasm": "node web/cli.mjs --kernel {kernel} --initrd {initrd} --append {append} --mem {mem}"
             " --guest-decompress",
+    "wasm-host-unpack": "node web/cli.mjs --kernel {kernel} --initrd {initrd} --append {append}"
+                        " --mem {mem}",
 }
+WASM_CLI = os.path.join(REPO, "web", "cli.mjs")
 V86_RUNNER = os.path.join(REPO, "bench", "v86", "boot-v86.mjs")
 
 
@@ -126,12 +130,32 @@ def build(ours_names):
         subprocess.run(["cargo", "build", "--release", "--quiet"], check=True, cwd=REPO)
 
 
+def wasm_cli_missing():
+    """Why web/cli.mjs cannot be a contestant (it must boot a kernel and initrd given as files,
+    with the guest unpacking the kernel), or None if it can."""
+    if not os.path.exists(WASM_CLI):
+        return "web/cli.mjs does not exist"
+    try:
+        usage = subprocess.run(["node", WASM_CLI, "--help"], capture_output=True, timeout=60,
+                               text=True).stdout
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return "node web/cli.mjs --help failed: %s" % err
+    lacking = [flag for flag in ("--kernel", "--initrd", "--append", "--guest-decompress")
+               if flag not in usage]
+    if lacking:
+        return "node web/cli.mjs --help does not list %s" % ", ".join(lacking)
+    return None
+
+
 def parse_ours(specs):
     """NAME or NAME=COMMAND pairs, in order."""
     if not specs:
         specs = ["native", "native-host-unpack"]
-        if os.path.exists(os.path.join(REPO, "web", "cli.mjs")):
-            specs.append("wasm")
+        missing = wasm_cli_missing()
+        if missing:
+            print("not racing the wasm build: %s" % missing)
+        else:
+            specs += ["wasm", "wasm-host-unpack"]
     ours = []
     for spec in specs:
         name, sep, template = spec.partition("=")
