@@ -83,6 +83,17 @@ def read_until(proc, console, needle, deadline):
     return first_at, True
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a running process, all its threads (Linux /proc), or None:
+    a figure the other users of a shared machine disturb less than wall time."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def boot_once(name, argv, timeout):
     """One boot to the prompt; a dict with the seconds to the first console byte and to the
     prompt, or an error and the end of the console."""
@@ -95,6 +106,9 @@ def boot_once(name, argv, timeout):
         try:
             first_at, seen = read_until(proc, console, PROMPT, started + timeout)
             prompt_at = time.monotonic()
+            cpu = cpu_seconds(proc.pid)
+            if cpu is not None:
+                result["cpu_seconds"] = cpu
             if first_at is not None:
                 result["first_byte_seconds"] = first_at - started
             if not seen:
@@ -168,6 +182,47 @@ def parse_ours(specs):
     return ours
 
 
+def summarize(ours, names, rounds):
+    """Medians per contestant, then ours/v86 ratios three ways: of the wall-time medians, the
+    median of each round's ratio (runs of one round are minutes apart, so a load that drifts
+    over the whole benchmark moves both sides of a round's ratio alike), and of CPU medians."""
+    def values(name, key):
+        return [r[name][key] for r in rounds if name in r and key in r[name]]
+
+    # The first console byte comes when the kernel's serial console registers: before it lie
+    # the BIOS (v86 only), the kernel's decompression (unless the host did it) and early
+    # setup, all CPU-bound; after it device probing and init, partly waits on the guest clock.
+    print("\n%-19s %8s %8s %9s %12s  %s" % ("median of", "prompt", "CPU", "1st byte",
+                                              "1st->prompt", "runs to prompt (s)"))
+    for name in names:
+        walls = values(name, "shell_seconds")
+        if not walls:
+            continue
+        rest = [r[name]["shell_seconds"] - r[name]["first_byte_seconds"]
+                for r in rounds if name in r]
+        cpus = values(name, "cpu_seconds")
+        print("%-19s %8.2f %8.2f %9.2f %12.2f  %s" % (
+            name, statistics.median(walls), statistics.median(cpus) if cpus else float("nan"),
+            statistics.median(values(name, "first_byte_seconds")), statistics.median(rest),
+            " ".join("%.2f" % t for t in walls)))
+
+    print("\nratios ours / v86 (below 1: webx86 reaches the prompt sooner)")
+    print("%-34s %12s %12s %12s" % ("", "of medians", "per round", "CPU"))
+    for name in ours:
+        for other in (n for n in names if n.startswith("v86-")):
+            walls, others = values(name, "shell_seconds"), values(other, "shell_seconds")
+            if not walls or not others:
+                continue
+            per_round = [r[name]["shell_seconds"] / r[other]["shell_seconds"]
+                         for r in rounds if name in r and other in r]
+            cpus, other_cpus = values(name, "cpu_seconds"), values(other, "cpu_seconds")
+            print("%-34s %12.3f %12.3f %12.3f" % (
+                name + " / " + other, statistics.median(walls) / statistics.median(others),
+                statistics.median(per_round) if per_round else float("nan"),
+                statistics.median(cpus) / statistics.median(other_cpus)
+                if cpus and other_cpus else float("nan")))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="boots per contestant")
@@ -205,12 +260,13 @@ def main():
 
     os.makedirs(os.path.join(REPO, "target", "bench"), exist_ok=True)
     log = os.path.join(REPO, "target", "bench", "v86.jsonl")
-    times = {name: [] for name, _ in contestants}
-    firsts = {name: [] for name, _ in contestants}
+    rounds = []
     failed = False
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
-    print("%-5s %-19s %12s %12s" % ("round", "contestant", "prompt (s)", "1st byte (s)"))
+    print("%-5s %-19s %12s %12s %12s" % ("round", "contestant", "prompt (s)", "1st byte (s)",
+                                         "CPU (s)"))
     for run in range(args.runs):
+        rounds.append({})
         shift = run % len(contestants)
         for name, argv in contestants[shift:] + contestants[:shift]:
             result = boot_once(name, argv, args.timeout)
@@ -223,35 +279,12 @@ def main():
                 print("%-5d %-19s FAILED: %s\n--- console ---\n%s\n--- stderr ---\n%s" % (
                     run, name, result["error"], result["console_tail"], result["stderr_tail"]))
                 continue
-            times[name].append(result["shell_seconds"])
-            firsts[name].append(result["first_byte_seconds"])
-            print("%-5d %-19s %12.2f %12.2f" % (run, name, result["shell_seconds"],
-                                                result.get("first_byte_seconds", float("nan"))),
-                  flush=True)
+            rounds[run][name] = result
+            print("%-5d %-19s %12.2f %12.2f %12.2f" % (
+                run, name, result["shell_seconds"], result["first_byte_seconds"],
+                result.get("cpu_seconds", float("nan"))), flush=True)
     print("load average at end:   %.2f %.2f %.2f" % os.getloadavg())
-
-    # The first console byte comes when the kernel's serial console registers: before it lie
-    # the BIOS (v86 only), the kernel's decompression (unless the host did it) and early
-    # setup, all CPU-bound; after it device probing and init, partly waits on the guest clock.
-    medians = {name: statistics.median(t) for name, t in times.items() if t}
-    print("\n%-19s %8s %10s %12s  %s" % ("contestant", "median", "1st byte", "1st->prompt",
-                                          "runs to prompt (s)"))
-    for name, _ in contestants:
-        if name in medians:
-            first = statistics.median(firsts[name])
-            rest = statistics.median(t - f for t, f in zip(times[name], firsts[name]))
-            print("%-19s %8.2f %10.2f %12.2f  %s" % (
-                name, medians[name], first, rest,
-                " ".join("%.2f" % t for t in times[name])))
-    print("\ntime ratios (ours / v86; below 1 means webx86 reaches the prompt sooner):")
-    for name, _ in ours:
-        for mode in v86_modes:
-            other = "v86-" + mode
-            if name in medians and other in medians:
-                ratio = medians[name] / medians[other]
-                print("  %-19s / %-11s %6.3f  (webx86 %.2fx %s)" % (
-                    name, other, ratio, 1 / ratio if ratio < 1 else ratio,
-                    "faster" if ratio < 1 else "slower"))
+    summarize([name for name, _ in ours], [name for name, _ in contestants], rounds)
     print("results appended to", os.path.relpath(log, REPO))
     return 1 if failed else 0
 
