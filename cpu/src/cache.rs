@@ -19,6 +19,10 @@ pub struct Block {
     /// that changes what the execution loop checks between blocks (HLT, STI, I/O, mode
     /// changes...): when it completes, the next block may follow without those checks.
     pub chains: bool,
+    /// An op before the last may write memory or end the block early (see
+    /// [`crate::Lowered::pure`]), so the loop checks [`crate::Cpu::end_block`] after each op
+    /// instead of only after the last.
+    pub checks_each_op: bool,
 }
 
 /// Cache key: physical address of the first byte, plus the code size bit.
@@ -71,7 +75,8 @@ struct FastEntry {
 pub struct BlockCache {
     blocks: IntMap<BlockKey, Rc<Block>>,
     by_page: IntMap<u32, Vec<BlockKey>>,
-    fast: Box<[FastEntry]>,
+    /// A fixed-size array, so that indexing by `lin % FAST_ENTRIES` needs no bounds check.
+    fast: Box<[FastEntry; FAST_ENTRIES]>,
     /// Bumped whenever blocks are dropped, so lookup-cache entries holding them go stale.
     code_generation: u32,
 }
@@ -81,7 +86,10 @@ impl Default for BlockCache {
         Self {
             blocks: IntMap::default(),
             by_page: IntMap::default(),
-            fast: vec![FastEntry::default(); FAST_ENTRIES].into_boxed_slice(),
+            fast: vec![FastEntry::default(); FAST_ENTRIES]
+                .into_boxed_slice()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("the vector has FAST_ENTRIES entries")),
             code_generation: 0,
         }
     }

@@ -23,6 +23,9 @@ pub struct Lowered {
     /// The instruction changes state that later instructions' decoding or execution depends on
     /// (CS, CR0, EFLAGS.IF, ...), so the block must end after it.
     pub ends_block: bool,
+    /// The handler neither writes memory nor sets [`Cpu::end_block`], so the execution loop
+    /// need not check for an early end after it.
+    pub pure: bool,
 }
 
 impl Lowered {
@@ -30,33 +33,19 @@ impl Lowered {
         Self {
             op,
             ends_block: false,
+            pure: false,
         }
     }
     pub fn ending(op: Op) -> Self {
         Self {
             op,
             ends_block: true,
+            pure: false,
         }
     }
 }
 
 impl Cpu {
-    /// The block at CS:EIP when the lookup cache by linear address has it: the hot path
-    /// between chained blocks.
-    #[inline(always)]
-    pub(crate) fn fetch_cached(&self) -> Option<Rc<Block>> {
-        let eip = self.state.eip;
-        let cs = &self.state.segs[sreg::CS as usize];
-        let lin = cs.base.wrapping_add(eip);
-        let tag = fast_tag(cs.big(), self.state.user());
-        let block = self.cache.lookup_fast(lin, tag, self.mmu.generation())?;
-        if u64::from(eip) + u64::from(block.byte_len) <= u64::from(cs.limit) + 1 {
-            Some(Rc::clone(block))
-        } else {
-            None
-        }
-    }
-
     /// The block at CS:EIP, from the cache or freshly decoded.
     #[inline]
     pub(crate) fn fetch_block(&mut self) -> Result<Rc<Block>, Fault> {
@@ -118,6 +107,8 @@ impl Cpu {
         let mut ops = Vec::new();
         let mut byte_len = 0u32;
         let mut chains = true;
+        // Whether an op before the last one is not pure (the last one's early end is its end).
+        let (mut impure_before, mut last_impure) = (false, false);
         let mut instr = Instruction::default();
         while ops.len() < MAX_BLOCK_OPS {
             let start = decoder.position();
@@ -132,6 +123,8 @@ impl Cpu {
             byte_len += instr.len() as u32;
             let ends = lowered.ends_block || instr.flow_control() != FlowControl::Next;
             chains = !lowered.ends_block;
+            impure_before |= last_impure;
+            last_impure = !lowered.pure;
             ops.push(lowered.op);
             if ends {
                 break;
@@ -143,6 +136,7 @@ impl Cpu {
                 byte_len,
                 hits: Default::default(),
                 chains,
+                checks_each_op: impure_before,
             },
             true,
         ))
@@ -182,6 +176,7 @@ impl Cpu {
                     byte_len: instr.len() as u32,
                     hits: Default::default(),
                     chains: false,
+                    checks_each_op: false,
                 };
                 Ok((block, false))
             }

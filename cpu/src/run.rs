@@ -3,9 +3,11 @@
 
 use std::rc::Rc;
 
+use crate::cache::fast_tag;
 use crate::fault::{vector, Fault};
 use crate::interrupt::IntKind;
-use crate::state::flag;
+use crate::ir::Op;
+use crate::state::{flag, sreg};
 use crate::Cpu;
 
 /// Why [`Cpu::run`] returned.
@@ -56,20 +58,35 @@ impl Cpu {
                 self.step_traced();
                 continue;
             }
-            let mut block = match self.fetch_block() {
+            let block = match self.fetch_block() {
                 Ok(block) => block,
                 Err(fault) => {
                     self.exception(fault);
                     continue;
                 }
             };
-            // Chain through blocks that end in near branches while the lookup cache has the
-            // next one: nothing the checks above look at can have changed in between.
-            while self.run_block(&block, end) {
-                match self.fetch_cached() {
-                    Some(next) => block = next,
-                    None => break,
+            self.run_chain(block, end);
+        }
+    }
+
+    /// Runs `block`, then the blocks that follow it while each ends in a near branch and the
+    /// lookup cache has the next one: nothing the checks in [`Cpu::run`] look at can change in
+    /// between. A near branch keeps CS and CPL, so the lookup's tag, CS base and limit are
+    /// computed once for the whole chain.
+    #[inline]
+    fn run_chain(&mut self, mut block: Rc<crate::Block>, end: u64) {
+        let cs = &self.state.segs[sreg::CS as usize];
+        let base = cs.base;
+        let limit = u64::from(cs.limit) + 1;
+        let tag = fast_tag(cs.big(), self.state.user());
+        while self.run_block(&block, end) {
+            let eip = self.state.eip;
+            let lin = base.wrapping_add(eip);
+            match self.cache.lookup_fast(lin, tag, self.mmu.generation()) {
+                Some(next) if u64::from(eip) + u64::from(next.byte_len) <= limit => {
+                    block = Rc::clone(next);
                 }
+                _ => break,
             }
         }
     }
@@ -77,40 +94,62 @@ impl Cpu {
     /// Runs the ops of `block` from the first, stopping early on a fault, a request to end the
     /// block, a write to a code page, or the instruction budget. Returns whether the next block
     /// may follow at once (see [`crate::Block::chains`]).
-    #[inline]
-    fn run_block(&mut self, block: &Rc<crate::Block>, end: u64) -> bool {
+    #[inline(always)]
+    fn run_block(&mut self, block: &crate::Block, end: u64) -> bool {
         block.hits.set(block.hits.get().wrapping_add(1));
-        let left = end.saturating_sub(self.state.retired);
         let all = &block.ops[..];
-        let ops = if all.len() as u64 <= left {
-            all
-        } else {
-            &all[..left as usize]
-        };
-        for (n, op) in ops.iter().enumerate() {
-            let start = self.state.eip;
-            self.state.eip = start.wrapping_add(u32::from(op.len));
-            if let Err(fault) = (op.handler)(self, op) {
-                self.state.eip = start;
-                self.state.retired += n as u64;
-                self.exception(fault);
-                return false;
-            }
-            // Writes through `write_lin`/`write_sys` that hit decoded code set `end_block`.
-            if self.end_block {
-                self.end_block = false;
-                self.invalidate_written_code();
-                self.state.retired += n as u64 + 1;
-                return false;
-            }
+        let count = all.len() as u64;
+        if self.state.retired + count > end {
+            // The budget ends inside this block: run the ops it allows, then stop.
+            let left = end.saturating_sub(self.state.retired) as usize;
+            self.run_ops::<true>(&all[..left]);
+            return false;
         }
-        self.state.retired += ops.len() as u64;
+        let completed = if block.checks_each_op {
+            self.run_ops::<true>(all)
+        } else {
+            self.run_ops::<false>(all)
+        };
+        if !completed {
+            return false;
+        }
         if self.mmu.phys.code_written() {
             // Code written by other paths (interrupt frames, bulk string copies).
             self.invalidate_written_code();
             return false;
         }
-        block.chains && ops.len() == all.len() && self.state.retired < end
+        block.chains && self.state.retired < end
+    }
+
+    /// Runs `ops` and counts them as retired; returns false if one faulted or ended the block
+    /// early (the instructions that completed are counted). `CHECK_EACH` checks for an early
+    /// end after every op; without it, only after the last (all ops before it are pure).
+    #[inline(always)]
+    fn run_ops<const CHECK_EACH: bool>(&mut self, ops: &[Op]) -> bool {
+        for op in ops {
+            let start = self.state.eip;
+            self.state.eip = start.wrapping_add(u32::from(op.len));
+            if let Err(fault) = (op.handler)(self, op) {
+                self.state.eip = start;
+                self.state.retired += ops_before(ops, op);
+                self.exception(fault);
+                return false;
+            }
+            // Writes through `write_lin`/`write_sys` that hit decoded code set `end_block`.
+            if CHECK_EACH && self.end_block {
+                self.end_block = false;
+                self.invalidate_written_code();
+                self.state.retired += ops_before(ops, op) + 1;
+                return false;
+            }
+        }
+        self.state.retired += ops.len() as u64;
+        if self.end_block {
+            self.end_block = false;
+            self.invalidate_written_code();
+            return false;
+        }
+        true
     }
 
     /// Drops decoded blocks of code pages written since the last check.
@@ -155,4 +194,11 @@ impl Cpu {
         self.state.retired += 1;
         self.interrupt(fault.vector(), IntKind::Exception, fault.error_code());
     }
+}
+
+/// How many ops of `ops` come before `op`, one of them (found from the addresses, so the op
+/// loop keeps no counter).
+#[inline(always)]
+fn ops_before(ops: &[Op], op: &Op) -> u64 {
+    ((op as *const Op as usize - ops.as_ptr() as usize) / core::mem::size_of::<Op>()) as u64
 }
