@@ -110,6 +110,9 @@ impl Cpu {
         // Whether an op before the last one is not pure (the last one's early end is its end).
         let (mut impure_before, mut last_impure) = (false, false);
         let mut instr = Instruction::default();
+        // The instruction before the last one decoded, for fusing the block's end.
+        let mut prev = Instruction::default();
+        let mut last = Instruction::default();
         while ops.len() < MAX_BLOCK_OPS {
             let start = decoder.position();
             decoder.decode_out(&mut instr);
@@ -120,6 +123,7 @@ impl Cpu {
                 break;
             }
             let lowered = lower(&instr, decoder.last_error());
+            (prev, last) = (last, instr);
             byte_len += instr.len() as u32;
             let ends = lowered.ends_block || instr.flow_control() != FlowControl::Next;
             chains = !lowered.ends_block;
@@ -130,16 +134,18 @@ impl Cpu {
                 break;
             }
         }
-        Ok((
-            Block {
-                ops: ops.into_boxed_slice(),
-                byte_len,
-                hits: Default::default(),
-                chains,
-                checks_each_op: impure_before,
-            },
-            true,
-        ))
+        let n = ops.len();
+        let fused = if n >= 2 && last.is_jcc_short_or_near() {
+            exec::fuse(&prev, &ops[n - 2], &last, &ops[n - 1])
+        } else {
+            None
+        };
+        let mut block = Block::new(ops, byte_len, chains);
+        block.checks_each_op = impure_before;
+        if let Some(op) = fused {
+            block.fuse_last_two(op);
+        }
+        Ok((block, true))
     }
 
     /// Decodes one instruction that runs past the end of the page (or into the CS limit).
@@ -171,13 +177,7 @@ impl Cpu {
             DecoderError::NoMoreBytes => Err(Fault::GP0),
             error => {
                 let lowered = lower(&instr, error);
-                let block = Block {
-                    ops: Box::new([lowered.op]),
-                    byte_len: instr.len() as u32,
-                    hits: Default::default(),
-                    chains: false,
-                    checks_each_op: false,
-                };
+                let block = Block::new(vec![lowered.op], instr.len() as u32, false);
                 Ok((block, false))
             }
         }

@@ -98,17 +98,22 @@ impl Cpu {
     fn run_block(&mut self, block: &crate::Block, end: u64) -> bool {
         block.hits.set(block.hits.get().wrapping_add(1));
         let all = &block.ops[..];
-        let count = all.len() as u64;
+        let count = u64::from(block.insns);
         if self.state.retired + count > end {
-            // The budget ends inside this block: run the ops it allows, then stop.
+            // The budget ends inside this block: run the instructions it allows one by one
+            // (a fused pair as its two instructions), then stop.
             let left = end.saturating_sub(self.state.retired) as usize;
-            self.run_ops::<true>(&all[..left]);
+            for n in 0..left {
+                if !self.run_ops::<true>(core::slice::from_ref(block.unfused(n)), 1) {
+                    break;
+                }
+            }
             return false;
         }
         let completed = if block.checks_each_op {
-            self.run_ops::<true>(all)
+            self.run_ops::<true>(all, count)
         } else {
-            self.run_ops::<false>(all)
+            self.run_ops::<false>(all, count)
         };
         if !completed {
             return false;
@@ -121,17 +126,19 @@ impl Cpu {
         block.chains && self.state.retired < end
     }
 
-    /// Runs `ops` and counts them as retired; returns false if one faulted or ended the block
-    /// early (the instructions that completed are counted). `CHECK_EACH` checks for an early
-    /// end after every op; without it, only after the last (all ops before it are pure).
+    /// Runs `ops`, which hold `insns` instructions, and counts them as retired; returns false if
+    /// one faulted or ended the block early (the instructions that completed are counted).
+    /// `CHECK_EACH` checks for an early end after every op; without it, only after the last
+    /// (all ops before it are pure). Only the last op may be a fused pair.
     #[inline(always)]
-    fn run_ops<const CHECK_EACH: bool>(&mut self, ops: &[Op]) -> bool {
+    fn run_ops<const CHECK_EACH: bool>(&mut self, ops: &[Op], insns: u64) -> bool {
         for op in ops {
             let start = self.state.eip;
             self.state.eip = start.wrapping_add(u32::from(op.len));
             if let Err(fault) = (op.handler)(self, op) {
-                self.state.eip = start;
-                self.state.retired += ops_before(ops, op);
+                // A fused pair faults only in its second instruction, after the first retired.
+                self.state.eip = start.wrapping_add(u32::from(op.first_len));
+                self.state.retired += ops_before(ops, op) + u64::from(op.first_len != 0);
                 self.exception(fault);
                 return false;
             }
@@ -139,11 +146,11 @@ impl Cpu {
             if CHECK_EACH && self.end_block {
                 self.end_block = false;
                 self.invalidate_written_code();
-                self.state.retired += ops_before(ops, op) + 1;
+                self.state.retired += ops_before(ops, op) + 1 + u64::from(op.first_len != 0);
                 return false;
             }
         }
-        self.state.retired += ops.len() as u64;
+        self.state.retired += insns;
         if self.end_block {
             self.end_block = false;
             self.invalidate_written_code();
@@ -170,7 +177,7 @@ impl Cpu {
                 return;
             }
         };
-        let op = block.ops[0];
+        let op = *block.unfused(0);
         let start = self.state.eip;
         self.state.eip = start.wrapping_add(u32::from(op.len));
         match (op.handler)(self, &op) {

@@ -10,6 +10,8 @@ use crate::ir::{Handler, Op};
 use crate::state::sreg;
 use crate::Cpu;
 
+pub use fused::fuse;
+
 mod alu;
 mod atomic;
 mod bcd;
@@ -20,6 +22,7 @@ mod control;
 mod convert;
 mod far;
 mod flagops;
+mod fused;
 mod io;
 mod misc;
 mod mmx;
