@@ -93,10 +93,10 @@ impl Cpu {
 
     /// Runs the ops of `block` from the first, stopping early on a fault, a request to end the
     /// block, a write to a code page, or the instruction budget. Returns whether the next block
-    /// may follow at once (see [`crate::Block::chains`]).
+    /// may follow at once (see [`crate::Block::chains`]); when the budget is used up exactly,
+    /// the next block's own budget check stops the chain.
     #[inline(always)]
     fn run_block(&mut self, block: &crate::Block, end: u64) -> bool {
-        block.hits.set(block.hits.get().wrapping_add(1));
         let all = &block.ops[..];
         let count = u64::from(block.insns);
         if self.state.retired + count > end {
@@ -110,6 +110,7 @@ impl Cpu {
             }
             return false;
         }
+        block.hits.set(block.hits.get().wrapping_add(1));
         let completed = if block.checks_each_op {
             self.run_ops::<true>(all, count)
         } else {
@@ -123,7 +124,7 @@ impl Cpu {
             self.invalidate_written_code();
             return false;
         }
-        block.chains && self.state.retired < end
+        block.chains
     }
 
     /// Runs `ops`, which hold `insns` instructions, and counts them as retired; returns false if
