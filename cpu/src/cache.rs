@@ -10,14 +10,14 @@ use crate::ir::Op;
 /// A straight-line run of decoded instructions, ending at a control transfer, an instruction
 /// that changes how later code decodes or runs, a page end or the size cap.
 pub struct Block {
-    /// The ops a run of the whole block executes: one per instruction, except that the last
-    /// one may be a fused pair of two (see [`Block::fuse_last_two`]).
+    /// The ops a run of the whole block executes: one per instruction, except for fused pairs
+    /// (see `exec::fused`), one op for two.
     pub ops: Box<[Op]>,
     /// Instructions in the block.
     pub insns: u32,
-    /// When the last op is a fused pair: the ops of its two instructions, for runs that must
-    /// stop between them. Empty otherwise.
-    pair: Box<[Op]>,
+    /// When the block has fused pairs: one op per instruction, for runs that must stop between
+    /// the two of a pair. Empty otherwise (`ops` is that list).
+    unfused: Box<[Op]>,
     /// Bytes of guest code the block covers (for the CS limit check on entry).
     pub byte_len: u32,
     /// Times the block was entered (the JIT's hotness counter).
@@ -33,12 +33,19 @@ pub struct Block {
 }
 
 impl Block {
-    /// A block of `ops`, one per instruction, covering `byte_len` bytes.
-    pub fn new(ops: Vec<Op>, byte_len: u32, chains: bool) -> Self {
+    /// A block running `ops`, whose instructions one op each are `unfused` (the same list when
+    /// nothing was fused), covering `byte_len` bytes.
+    pub fn new(ops: Vec<Op>, unfused: Vec<Op>, byte_len: u32, chains: bool) -> Self {
+        let insns = unfused.len() as u32;
+        let unfused = if unfused.len() == ops.len() {
+            Box::default()
+        } else {
+            unfused.into_boxed_slice()
+        };
         Self {
-            insns: ops.len() as u32,
             ops: ops.into_boxed_slice(),
-            pair: Box::default(),
+            insns,
+            unfused,
             byte_len,
             hits: Default::default(),
             chains,
@@ -46,26 +53,12 @@ impl Block {
         }
     }
 
-    /// Replaces the last two ops by `fused`, which runs both instructions.
-    pub fn fuse_last_two(&mut self, fused: Op) {
-        let mut ops = core::mem::take(&mut self.ops).into_vec();
-        if ops.len() < 2 {
-            self.ops = ops.into_boxed_slice();
-            return;
-        }
-        let pair = ops.split_off(ops.len() - 2);
-        ops.push(fused);
-        self.ops = ops.into_boxed_slice();
-        self.pair = pair.into_boxed_slice();
-    }
-
     /// The op of instruction `n` on its own (`n` < [`Block::insns`]).
     pub fn unfused(&self, n: usize) -> &Op {
-        let whole = self.ops.len() - 1;
-        if n >= whole && !self.pair.is_empty() {
-            &self.pair[n - whole]
-        } else {
+        if self.unfused.is_empty() {
             &self.ops[n]
+        } else {
+            &self.unfused[n]
         }
     }
 }

@@ -104,47 +104,67 @@ impl Cpu {
         self.mmu.phys.read_bytes(phys, &mut bytes);
         let bitness = if code32 { 32 } else { 16 };
         let mut decoder = Decoder::with_ip(bitness, &bytes, u64::from(eip), DecoderOptions::NONE);
-        let mut ops = Vec::new();
+        // The ops to run (fused pairs as one) and the ops one per instruction.
+        let mut ops: Vec<Op> = Vec::new();
+        let mut unfused: Vec<Op> = Vec::new();
         let mut byte_len = 0u32;
         let mut chains = true;
         // Whether an op before the last one is not pure (the last one's early end is its end).
         let (mut impure_before, mut last_impure) = (false, false);
         let mut instr = Instruction::default();
-        // The instruction before the last one decoded, for fusing the block's end.
+        // The instruction before the one just decoded, for fusing it with a Jcc.
         let mut prev = Instruction::default();
-        let mut last = Instruction::default();
-        while ops.len() < MAX_BLOCK_OPS {
+        while unfused.len() < MAX_BLOCK_OPS {
             let start = decoder.position();
             decoder.decode_out(&mut instr);
             if decoder.last_error() == DecoderError::NoMoreBytes {
-                if ops.is_empty() {
+                if unfused.is_empty() {
                     return self.decode_straddling(eip, lin, &bytes[start..], bitness, to_limit);
                 }
                 break;
             }
-            let lowered = lower(&instr, decoder.last_error());
-            (prev, last) = (last, instr);
+            let mut lowered = lower(&instr, decoder.last_error());
             byte_len += instr.len() as u32;
-            let ends = lowered.ends_block || instr.flow_control() != FlowControl::Next;
+            // A Jcc with room after it does not end the block: its taken branch is a side exit.
+            let jcc = decoder.last_error() == DecoderError::None && instr.is_jcc_short_or_near();
+            let exit_handler = if jcc && unfused.len() + 1 < MAX_BLOCK_OPS {
+                exec::side_exit_jcc(&instr)
+            } else {
+                None
+            };
+            let side_exit = exit_handler.is_some();
+            if let Some(handler) = exit_handler {
+                lowered.op.handler = handler;
+            }
+            let ends =
+                !side_exit && (lowered.ends_block || instr.flow_control() != FlowControl::Next);
             chains = !lowered.ends_block;
             impure_before |= last_impure;
             last_impure = !lowered.pure;
-            ops.push(lowered.op);
+            // At most MAX_BLOCK_OPS instructions: fits.
+            lowered.op.insn_end = (unfused.len() + 1) as u8;
+            // A Jcc fuses with the instruction before it when that one is not itself the end of
+            // a pair (see `exec::fused`).
+            let mut fused = false;
+            if let Some(last) = ops.last_mut() {
+                if jcc && last.first_len == 0 {
+                    if let Some(pair) = exec::fuse(&prev, last, &instr, &lowered.op, side_exit) {
+                        *last = pair;
+                        fused = true;
+                    }
+                }
+            }
+            if !fused {
+                ops.push(lowered.op);
+            }
+            unfused.push(lowered.op);
+            prev = instr;
             if ends {
                 break;
             }
         }
-        let n = ops.len();
-        let fused = if n >= 2 && last.is_jcc_short_or_near() {
-            exec::fuse(&prev, &ops[n - 2], &last, &ops[n - 1])
-        } else {
-            None
-        };
-        let mut block = Block::new(ops, byte_len, chains);
+        let mut block = Block::new(ops, unfused, byte_len, chains);
         block.checks_each_op = impure_before;
-        if let Some(op) = fused {
-            block.fuse_last_two(op);
-        }
         Ok((block, true))
     }
 
@@ -177,7 +197,12 @@ impl Cpu {
             DecoderError::NoMoreBytes => Err(Fault::GP0),
             error => {
                 let lowered = lower(&instr, error);
-                let block = Block::new(vec![lowered.op], instr.len() as u32, false);
+                let block = Block::new(
+                    vec![lowered.op],
+                    vec![lowered.op],
+                    instr.len() as u32,
+                    false,
+                );
                 Ok((block, false))
             }
         }

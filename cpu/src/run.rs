@@ -104,8 +104,18 @@ impl Cpu {
             // (a fused pair as its two instructions), then stop.
             let left = end.saturating_sub(self.state.retired) as usize;
             for n in 0..left {
-                if !self.run_ops::<true>(core::slice::from_ref(block.unfused(n)), 1) {
+                let op = block.unfused(n);
+                let next = self.state.eip.wrapping_add(u32::from(op.len));
+                if !self.run_single(op) {
                     break;
+                }
+                if self.end_block {
+                    self.end_block = false;
+                    self.invalidate_written_code();
+                    break;
+                }
+                if self.state.eip != next {
+                    break; // a side exit
                 }
             }
             return false;
@@ -127,19 +137,24 @@ impl Cpu {
         block.chains
     }
 
-    /// Runs `ops`, which hold `insns` instructions, and counts them as retired; returns false if
-    /// one faulted or ended the block early (the instructions that completed are counted).
+    /// Runs a whole block's `ops`, which hold `insns` instructions, and counts them as retired;
+    /// returns false if one faulted or ended the block early (the instructions that completed
+    /// are counted). A taken side exit ([`Fault::SIDE_EXIT`]) ends the block as its end would.
     /// `CHECK_EACH` checks for an early end after every op; without it, only after the last
-    /// (all ops before it are pure). Only the last op may be a fused pair.
+    /// (all ops before it are pure).
     #[inline(always)]
     fn run_ops<const CHECK_EACH: bool>(&mut self, ops: &[Op], insns: u64) -> bool {
         for op in ops {
             let start = self.state.eip;
             self.state.eip = start.wrapping_add(u32::from(op.len));
             if let Err(fault) = (op.handler)(self, op) {
+                if fault.is_side_exit() {
+                    self.state.retired += u64::from(op.insn_end);
+                    return true;
+                }
                 // A fused pair faults only in its second instruction, after the first retired.
                 self.state.eip = start.wrapping_add(u32::from(op.first_len));
-                self.state.retired += ops_before(ops, op) + u64::from(op.first_len != 0);
+                self.state.retired += u64::from(op.insn_end) - 1;
                 self.exception(fault);
                 return false;
             }
@@ -147,7 +162,7 @@ impl Cpu {
             if CHECK_EACH && self.end_block {
                 self.end_block = false;
                 self.invalidate_written_code();
-                self.state.retired += ops_before(ops, op) + 1 + u64::from(op.first_len != 0);
+                self.state.retired += u64::from(op.insn_end);
                 return false;
             }
         }
@@ -179,19 +194,28 @@ impl Cpu {
             }
         };
         let op = *block.unfused(0);
+        if self.run_single(&op) {
+            self.end_block = false;
+            self.invalidate_written_code();
+            self.state.dr[6] |= 1 << 14;
+            self.interrupt(vector::DB, IntKind::Exception, None);
+        }
+    }
+
+    /// Runs one instruction's own op (not a fused pair); returns whether it retired (a taken
+    /// side exit included), else its fault has been delivered.
+    fn run_single(&mut self, op: &Op) -> bool {
         let start = self.state.eip;
         self.state.eip = start.wrapping_add(u32::from(op.len));
-        match (op.handler)(self, &op) {
-            Ok(()) => {
-                self.state.retired += 1;
-                self.end_block = false;
-                self.invalidate_written_code();
-                self.state.dr[6] |= 1 << 14;
-                self.interrupt(vector::DB, IntKind::Exception, None);
-            }
-            Err(fault) => {
+        match (op.handler)(self, op) {
+            Err(fault) if !fault.is_side_exit() => {
                 self.state.eip = start;
                 self.exception(fault);
+                false
+            }
+            _ => {
+                self.state.retired += 1;
+                true
             }
         }
     }
@@ -202,11 +226,4 @@ impl Cpu {
         self.state.retired += 1;
         self.interrupt(fault.vector(), IntKind::Exception, fault.error_code());
     }
-}
-
-/// How many ops of `ops` come before `op`, one of them (found from the addresses, so the op
-/// loop keeps no counter).
-#[inline(always)]
-fn ops_before(ops: &[Op], op: &Op) -> u64 {
-    ((op as *const Op as usize - ops.as_ptr() as usize) / core::mem::size_of::<Op>()) as u64
 }

@@ -1,9 +1,11 @@
-//! Fused pairs: a block ending in a 32-bit ALU operation, TEST, INC or DEC on registers and a
-//! Jcc runs the two as one op. The pair must still behave as two instructions: the same
+//! Fused pairs and side exits: a 32-bit ALU operation, TEST, INC or DEC on registers followed
+//! by a Jcc runs as one op, and a Jcc with room after it does not end its block (a taken
+//! branch leaves it as a side exit). The pair must still behave as two instructions: the same
 //! registers, flags and EIP as running them one at a time (which the execution loop does when
-//! the instruction budget ends between them, so the budget is the oracle), exact retired
+//! the instruction budget ends inside a block, so the budget is the oracle), exact retired
 //! counts, and a Jcc fault (#GP(0) beyond the CS limit) that reports the Jcc's own address
-//! after the first instruction has retired.
+//! after the first instruction has retired. Pairs inside a block take the side-exit form; a
+//! pair that fills a block to its 64-instruction cap ends it, and takes the plain form.
 //!
 //! Real mode at 0000:1000 with an operand-size prefix for 32-bit operands; every exception
 //! vector leads to a `jmp $` at 0000:0600. The code is hand-assembled; every byte is explained.
@@ -61,36 +63,38 @@ fn snapshot(cpu: &Cpu) -> (u32, [u32; 8], u32, u64) {
     )
 }
 
-#[test]
-fn a_fused_pair_matches_its_two_instructions_run_one_at_a_time() {
-    let values = [
-        (0u32, 0u32),
-        (1, 2),
-        (5, 5),
-        (0x7FFF_FFFF, 1),
-        (0x8000_0000, 1),
-        (0xFFFF_FFFF, 1),
-        (0x8000_0000, 0x7FFF_FFFF),
-        (0x0000_0080, 0xFFFF_FF80),
-    ];
-    // One CPU for all cases (a fresh one each is slow in debug builds): its state is put back
-    // and the code rewritten (which drops the decoded blocks) before every run.
-    let mut cpu = cpu_with(&[]);
+/// Values of EBX and of the other operand (EAX or the immediate).
+const VALUES: [(u32, u32); 8] = [
+    (0, 0),
+    (1, 2),
+    (5, 5),
+    (0x7FFF_FFFF, 1),
+    (0x8000_0000, 1),
+    (0xFFFF_FFFF, 1),
+    (0x8000_0000, 0x7FFF_FFFF),
+    (0x0000_0080, 0xFFFF_FF80),
+];
+
+/// Runs `padding` NOPs, then each first instruction and each Jcc with the `values`, once with
+/// a budget that covers the whole block and once one instruction at a time, and checks both
+/// end in the same state. Returns how many branches were taken.
+fn check_pairs(cpu: &mut Cpu, padding: usize, values: &[(u32, u32)]) -> usize {
     let start = cpu.state;
     let mut taken = 0;
-    for (ebx, other) in values {
+    for &(ebx, other) in values {
         for (name, first) in first_instructions(other) {
             for cc in 0..16u8 {
                 for carry in [false, true] {
-                    // first; jcc +0x10; then a `jmp $` where each path ends.
-                    let mut code = first.clone();
+                    // NOPs; first; jcc +0x10; then a `jmp $` where each path ends.
+                    let mut code = vec![0x90; padding];
+                    code.extend_from_slice(&first);
                     code.extend_from_slice(&[0x70 + cc, 0x10]);
                     let fall = u32::from(CODE) + code.len() as u32;
                     let mut run = |budgets: &[u64]| {
                         cpu.state = start;
-                        poke(&mut cpu, u32::from(CODE), &code);
-                        poke(&mut cpu, fall, &[0xEB, 0xFE]); // jmp $ (not taken)
-                        poke(&mut cpu, fall + 0x10, &[0xEB, 0xFE]); // jmp $ (taken)
+                        poke(cpu, u32::from(CODE), &code);
+                        poke(cpu, fall, &[0xEB, 0xFE]); // jmp $ (not taken)
+                        poke(cpu, fall + 0x10, &[0xEB, 0xFE]); // jmp $ (taken)
                         cpu.state.regs[reg::EBX as usize] = ebx;
                         cpu.state.regs[reg::EAX as usize] = other;
                         if carry {
@@ -99,22 +103,41 @@ fn a_fused_pair_matches_its_two_instructions_run_one_at_a_time() {
                         for &budget in budgets {
                             assert_eq!(cpu.run(budget), RunExit::Budget);
                         }
-                        snapshot(&cpu)
+                        snapshot(cpu)
                     };
-                    let fused = run(&[2]);
-                    let one_by_one = run(&[1, 1]);
+                    // The NOPs, the pair and one `jmp $`.
+                    let all = padding as u64 + 3;
+                    let whole = run(&[all]);
+                    let one_by_one = run(&vec![1; all as usize]);
                     let what =
                         format!("{name} (ebx {ebx:#x}, other {other:#x}, CF {carry}); j{cc:x}");
-                    assert_eq!(fused, one_by_one, "{what}");
-                    assert_eq!(fused.3, 2, "{what}: retired");
-                    assert!(fused.0 == fall || fused.0 == fall + 0x10, "{what}: EIP");
-                    taken += usize::from(fused.0 == fall + 0x10);
+                    assert_eq!(whole, one_by_one, "{what}");
+                    assert_eq!(whole.3, all, "{what}: retired");
+                    assert!(whole.0 == fall || whole.0 == fall + 0x10, "{what}: EIP");
+                    taken += usize::from(whole.0 == fall + 0x10);
                 }
             }
         }
     }
+    taken
+}
+
+#[test]
+fn a_fused_pair_matches_its_two_instructions_run_one_at_a_time() {
+    // One CPU for all cases (a fresh one each is slow in debug builds): its state is put back
+    // and the code rewritten (which drops the decoded blocks) before every run.
+    let mut cpu = cpu_with(&[]);
+    let taken = check_pairs(&mut cpu, 0, &VALUES);
     // Both outcomes occur (every condition and its negation are tried on the same values).
-    assert_eq!(taken * 2, values.len() * 16 * 16 * 2);
+    assert_eq!(taken * 2, VALUES.len() * 16 * 16 * 2);
+}
+
+#[test]
+fn a_fused_pair_that_fills_a_block_ends_it() {
+    // 62 NOPs, then the pair as instructions 63 and 64 of the block.
+    let mut cpu = cpu_with(&[]);
+    let taken = check_pairs(&mut cpu, 62, &VALUES[1..3]);
+    assert_eq!(taken * 2, 2 * 16 * 16 * 2);
 }
 
 #[test]

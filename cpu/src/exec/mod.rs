@@ -10,6 +10,7 @@ use crate::ir::{Handler, Op};
 use crate::state::sreg;
 use crate::Cpu;
 
+pub use branch::side_exit_jcc;
 pub use fused::fuse;
 
 mod alu;
