@@ -148,8 +148,14 @@ impl BlockCache {
     /// The block last recorded at linear address `lin` with `tag`, if still valid.
     #[inline(always)]
     pub fn lookup_fast(&self, lin: u32, tag: u32, mmu_generation: u32) -> Option<&Rc<Block>> {
+        self.lookup_in_epoch(lin, tag, self.epoch(mmu_generation))
+    }
+
+    /// [`BlockCache::lookup_fast`] with the [`BlockCache::epoch`] already computed.
+    #[inline(always)]
+    pub fn lookup_in_epoch(&self, lin: u32, tag: u32, epoch: u64) -> Option<&Rc<Block>> {
         let entry = &self.fast[lin as usize % FAST_ENTRIES];
-        if entry.key == fast_key(lin, tag) && entry.epoch == self.epoch(mmu_generation) {
+        if entry.key == fast_key(lin, tag) && entry.epoch == epoch {
             entry.block.as_ref()
         } else {
             None
@@ -165,8 +171,10 @@ impl BlockCache {
         };
     }
 
+    /// The TLB's and the block cache's generations together: lookup-cache entries recorded in
+    /// another epoch are stale.
     #[inline(always)]
-    fn epoch(&self, mmu_generation: u32) -> u64 {
+    pub fn epoch(&self, mmu_generation: u32) -> u64 {
         u64::from(mmu_generation) << 32 | u64::from(self.code_generation)
     }
 

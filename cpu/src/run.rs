@@ -72,17 +72,21 @@ impl Cpu {
     /// Runs `block`, then the blocks that follow it while each ends in a near branch and the
     /// lookup cache has the next one: nothing the checks in [`Cpu::run`] look at can change in
     /// between. A near branch keeps CS and CPL, so the lookup's tag, CS base and limit are
-    /// computed once for the whole chain.
+    /// computed once for the whole chain. So is the lookup cache's epoch: what changes it (a
+    /// TLB flush: MOV to CR0/CR3/CR4, INVLPG, A20, a task switch; dropped code) either ends its
+    /// block by decoding (`Lowered::ending`) or makes `run_block` return false.
     #[inline]
     fn run_chain(&mut self, mut block: Rc<crate::Block>, end: u64) {
         let cs = &self.state.segs[sreg::CS as usize];
         let base = cs.base;
         let limit = u64::from(cs.limit) + 1;
         let tag = fast_tag(cs.big(), self.state.user());
+        let epoch = self.cache.epoch(self.mmu.generation());
         while self.run_block(&block, end) {
+            debug_assert_eq!(epoch, self.cache.epoch(self.mmu.generation()));
             let eip = self.state.eip;
             let lin = base.wrapping_add(eip);
-            match self.cache.lookup_fast(lin, tag, self.mmu.generation()) {
+            match self.cache.lookup_in_epoch(lin, tag, epoch) {
                 Some(next) if u64::from(eip) + u64::from(next.byte_len) <= limit => {
                     block = Rc::clone(next);
                 }
