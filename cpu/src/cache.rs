@@ -110,11 +110,19 @@ struct FastEntry {
 /// The decoded-block cache. In front of the map by physical address sits a direct-mapped
 /// lookup by linear address, valid while neither the TLB was flushed nor code was invalidated,
 /// which saves the translation and the hash on most block entries.
+///
+/// A block found through the lookup cache stays allocated until the next
+/// [`BlockCache::release_dropped`] (which `Cpu::fetch_block` calls): lookup entries are
+/// replaced only by [`BlockCache::remember_fast`], [`BlockCache::clear`] keeps the blocks they
+/// held in `dropped`, and dropping code from the map leaves the entries (stale) in place. The
+/// execution loop relies on this to run chained blocks without reference counting.
 pub struct BlockCache {
     blocks: IntMap<BlockKey, Rc<Block>>,
     by_page: IntMap<u32, Vec<BlockKey>>,
     /// A fixed-size array, so that indexing by `lin % FAST_ENTRIES` needs no bounds check.
     fast: Box<[FastEntry; FAST_ENTRIES]>,
+    /// Blocks the lookup cache held when it was cleared, kept until `release_dropped`.
+    dropped: Vec<Rc<Block>>,
     /// Bumped whenever blocks are dropped, so lookup-cache entries holding them go stale.
     code_generation: u32,
 }
@@ -128,6 +136,7 @@ impl Default for BlockCache {
                 .into_boxed_slice()
                 .try_into()
                 .unwrap_or_else(|_| unreachable!("the vector has FAST_ENTRIES entries")),
+            dropped: Vec::new(),
             code_generation: 0,
         }
     }
@@ -162,7 +171,14 @@ impl BlockCache {
         }
     }
 
-    /// Records `block` as the one at linear address `lin`.
+    /// Frees the blocks [`BlockCache::clear`] took out of the lookup cache. Not while blocks
+    /// found through it may still run (see the type's documentation).
+    pub fn release_dropped(&mut self) {
+        self.dropped.clear();
+    }
+
+    /// Records `block` as the one at linear address `lin` (see the type's documentation for
+    /// when this may be called).
     pub fn remember_fast(&mut self, lin: u32, tag: u32, mmu_generation: u32, block: &Rc<Block>) {
         self.fast[lin as usize % FAST_ENTRIES] = FastEntry {
             key: fast_key(lin, tag),
@@ -201,12 +217,61 @@ impl BlockCache {
 
     pub fn clear(&mut self) {
         self.code_generation = self.code_generation.wrapping_add(1);
-        self.fast.fill(FastEntry::default());
+        for entry in self.fast.iter_mut() {
+            entry.key = 0;
+            if let Some(block) = entry.block.take() {
+                self.dropped.push(block);
+            }
+        }
         self.blocks.clear();
         self.by_page.clear();
     }
 
     pub fn len(&self) -> usize {
         self.blocks.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block of one op with nothing behind it.
+    fn block() -> Rc<Block> {
+        let op = Op::bare(crate::exec::raise_ud, 1);
+        Rc::new(Block::new(vec![op], vec![op], 1, true))
+    }
+
+    /// The guarantee the execution loop's chaining relies on: a block found through the
+    /// lookup cache stays allocated until `release_dropped`, whatever drops it from the cache.
+    #[test]
+    fn blocks_found_through_the_lookup_cache_outlive_invalidation_and_clearing() {
+        let mut cache = BlockCache::default();
+        let tag = fast_tag(true, false);
+        let first = block();
+        let weak = Rc::downgrade(&first);
+        cache.insert(block_key(0x5000, true), Rc::clone(&first));
+        cache.remember_fast(0x5000, tag, 0, &first);
+        drop(first);
+        assert!(cache.lookup_fast(0x5000, tag, 0).is_some());
+
+        // Dropping its page's code makes the entry stale, but it still holds the block.
+        cache.invalidate_page(5);
+        assert!(cache.lookup_fast(0x5000, tag, 0).is_none());
+        assert!(weak.upgrade().is_some(), "freed by invalidate_page");
+
+        let second = block();
+        let weak2 = Rc::downgrade(&second);
+        cache.insert(block_key(0x6040, true), Rc::clone(&second));
+        cache.remember_fast(0x6040, tag, 0, &second);
+        drop(second);
+        cache.clear();
+        assert!(cache.lookup_fast(0x6040, tag, 0).is_none());
+        assert!(weak.upgrade().is_some(), "freed by clear");
+        assert!(weak2.upgrade().is_some(), "freed by clear");
+
+        cache.release_dropped();
+        assert!(weak.upgrade().is_none(), "kept after release_dropped");
+        assert!(weak2.upgrade().is_none(), "kept after release_dropped");
     }
 }

@@ -49,6 +49,8 @@ impl Cpu {
     /// The block at CS:EIP, from the cache or freshly decoded.
     #[inline]
     pub(crate) fn fetch_block(&mut self) -> Result<Rc<Block>, Fault> {
+        // No block found through the lookup cache is running now.
+        self.cache.release_dropped();
         let eip = self.state.eip;
         let cs = self.state.segs[sreg::CS as usize];
         if eip > cs.limit {

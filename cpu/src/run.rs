@@ -75,20 +75,29 @@ impl Cpu {
     /// computed once for the whole chain. So is the lookup cache's epoch: what changes it (a
     /// TLB flush: MOV to CR0/CR3/CR4, INVLPG, A20, a task switch; dropped code) either ends its
     /// block by decoding (`Lowered::ending`) or makes `run_block` return false.
+    ///
+    /// The blocks after the first are held by pointer, without touching their reference
+    /// counts: the lookup cache keeps each one allocated until the next `fetch_block` (see
+    /// [`crate::cache::BlockCache`]), which is not called while the chain runs.
     #[inline]
-    fn run_chain(&mut self, mut block: Rc<crate::Block>, end: u64) {
+    fn run_chain(&mut self, first: Rc<crate::Block>, end: u64) {
         let cs = &self.state.segs[sreg::CS as usize];
         let base = cs.base;
         let limit = u64::from(cs.limit) + 1;
         let tag = fast_tag(cs.big(), self.state.user());
         let epoch = self.cache.epoch(self.mmu.generation());
-        while self.run_block(&block, end) {
+        let mut block: *const crate::Block = Rc::as_ptr(&first);
+        // SAFETY: `block` is `first`, owned here, or a block the lookup cache held when it was
+        // found; the cache keeps those allocated until `release_dropped`, which only
+        // `fetch_block` calls, and no handler calls that. Blocks are only ever read through
+        // shared references (their one mutable field is a `Cell`).
+        while self.run_block(unsafe { &*block }, end) {
             debug_assert_eq!(epoch, self.cache.epoch(self.mmu.generation()));
             let eip = self.state.eip;
             let lin = base.wrapping_add(eip);
             match self.cache.lookup_in_epoch(lin, tag, epoch) {
                 Some(next) if u64::from(eip) + u64::from(next.byte_len) <= limit => {
-                    block = Rc::clone(next);
+                    block = Rc::as_ptr(next);
                 }
                 _ => break,
             }
