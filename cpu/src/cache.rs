@@ -7,8 +7,10 @@ use std::rc::Rc;
 
 use crate::ir::Op;
 
-/// A straight-line run of decoded instructions, ending at a control transfer, an instruction
-/// that changes how later code decodes or runs, a page end or the size cap.
+/// A run of decoded instructions at consecutive addresses, ending at a control transfer other
+/// than a Jcc, an instruction that changes how later code decodes or runs, a page end or the
+/// size cap. A Jcc inside the block leaves it when taken (a side exit, see
+/// [`crate::Fault::SIDE_EXIT`]).
 pub struct Block {
     /// The ops a run of the whole block executes: one per instruction, except for fused pairs
     /// (see `exec::fused`), one op for two.
