@@ -3,6 +3,9 @@
 #   - Rust (cargo, rustfmt, clippy) with the wasm32-unknown-unknown target (through rustup)
 #   - python3 (runs check-test386.py and the bench scripts)
 #   - node (runs the WebAssembly build)
+# and, through ensure_web_tools (the web build and its end-to-end test):
+#   - npm and web/'s npm packages (npm ci), wasm-bindgen-cli at wasm-bindgen's pinned version,
+#     Debian's chromium (driven headless by playwright-core)
 
 apt_updated=
 apt_install() {
@@ -41,4 +44,23 @@ ensure_tools() {
       "the shared folder beside this checkout ($(cd .. && pwd)/shared)" >&2
     return 1
   fi
+}
+
+# wasm-bindgen's JavaScript glue must come from the CLI of exactly the crate's version.
+WASM_BINDGEN_VERSION=0.2.130
+
+ensure_web_tools() {
+  command -v npm >/dev/null 2>&1 || apt_install npm
+  if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    # --locked first (the versions the CLI was released with); the registry may lack one of
+    # them (webpki-roots 1.0.11 was missing here), then let cargo resolve within the CLI's ranges.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked \
+      || cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+  # npm ci only when web/package-lock.json changed since the last install.
+  if [ ! -f web/node_modules/.package-lock.json ] \
+    || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+    (cd web && npm ci --no-audit --no-fund)
+  fi
+  command -v chromium >/dev/null 2>&1 || apt_install chromium
 }

@@ -49,7 +49,14 @@ step debian-persistence python3 images/persistence-check.py --deterministic \
 step robustness cargo test --release -p webx86-cpu --test robustness -- --nocapture
 # The whole workspace for wasm32, which also produces web's release .wasm.
 step wasm-build cargo build --workspace --target wasm32-unknown-unknown --profile release-wasm
+# The static site in web/dist (wasm-bindgen glue, page, worker, xterm.js); installs the web tools.
+step web-build bash web/build.sh
 step test386-wasm node web/node/smoke-test386.mjs
+step web-unit node --test web/tests/
+# The page in headless Chromium: boot Debian, keep a file across a reload, reset to the image;
+# a missing image and a corrupt chunk. The small image (built above) boots the same kernel,
+# initrd and userland as the default one, without building a second image in CI.
+step web-e2e node web/tests/e2e.mjs --image target/guest/debian-small
 
 echo
 if [ "$failed" -ne 0 ]; then

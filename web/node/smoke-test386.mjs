@@ -154,12 +154,15 @@ async function main() {
     onPost: (code) => {
       posts.push(code);
       if (code === 0xFF && ffAt === null) {
-        ffAt = wasm.webx86_retired();
+        ffAt = -1; // the count is taken at the end of this slice
       }
     },
-    shouldStop: () => {
+    shouldStop: (retired) => {
+      if (ffAt === -1) {
+        ffAt = retired;
+      }
       timedOut = Date.now() > deadline;
-      return timedOut || (ffAt !== null && wasm.webx86_retired() - ffAt > AFTER_FF_INSTRUCTIONS);
+      return timedOut || (ffAt !== null && retired - ffAt > AFTER_FF_INSTRUCTIONS);
     },
   });
   const out = Buffer.concat(debug);
