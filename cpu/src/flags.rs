@@ -124,15 +124,8 @@ impl CpuState {
         src2: u32,
         carry_in: bool,
     ) {
-        self.lazy = LazyFlags {
-            op,
-            shift: (32 - 8 * size) as u8,
-            carry_in: carry_in as u8,
-            _pad: 0,
-            res,
-            src1,
-            src2,
-        };
+        let header = u32::from_ne_bytes([op, (32 - 8 * size) as u8, carry_in as u8, 0]);
+        self.lazy = bytemuck::cast([header, res, src1, src2]);
     }
 
     /// Records INC or DEC, keeping CF: the current CF goes into `carry_in`, which spares a
@@ -140,15 +133,9 @@ impl CpuState {
     #[inline(always)]
     pub fn set_lazy_keep_cf(&mut self, op: u8, size: usize, res: u32, src1: u32) {
         let cf = self.cf();
-        self.lazy = LazyFlags {
-            op,
-            shift: (32 - 8 * size) as u8,
-            carry_in: cf as u8,
-            _pad: 0,
-            res,
-            src1,
-            src2: 1,
-        };
+        // Built as words so that the four header bytes are one store, not three.
+        let header = u32::from_ne_bytes([op, (32 - 8 * size) as u8, cf as u8, 0]);
+        self.lazy = bytemuck::cast([header, res, src1, 1u32]);
     }
 
     /// The complete EFLAGS value, computing any pending arithmetic flags.
