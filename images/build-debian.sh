@@ -75,7 +75,7 @@ headroom_inodes=32768
 packages=(
     linux-image-686  # the stock kernel (6.1, non-PAE)
     initramfs-tools  # its initramfs, built in the chroot
-    zstd             # initramfs compression (COMPRESS=zstd: fast to decompress)
+    xz-utils         # initramfs compression (COMPRESS=xz: webx86 unpacks it on the host)
     systemd systemd-sysv udev
     dbus             # systemd-logind needs the system bus
     kmod procps less nano python3-minimal iproute2
@@ -83,7 +83,7 @@ packages=(
 
 # Kernel command line (each word explained in images/README.md).
 cmdline="root=/dev/vda rw console=hvc0 console=ttyS0 acpi=off nolapic pci=nomsi"
-cmdline+=" cryptomgr.notests noisapnp mitigations=off"
+cmdline+=" cryptomgr.notests noisapnp mitigations=off tsc=reliable i8042.noaux"
 
 # Documentation and translations are dropped (for this build and for packages the guest installs
 # later: mmdebstrap keeps these dpkg options in /etc/dpkg/dpkg.cfg.d/99mmdebstrap). Copyright

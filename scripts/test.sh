@@ -38,6 +38,14 @@ step test386-in-process cargo test --release --test test386
 # Debian's own 686 kernel with a busybox initramfs (both fetched with apt), booted to a shell.
 step guest-busybox bash images/busybox-initramfs.sh
 step boot-busybox cargo test --release --test boot_busybox
+# The Debian guest from its disk image (issue 6), in the smaller CI variant of the default image
+# (same userland, fewer kernel modules): built with mmdebstrap, booted from the chunked layout to
+# the root shell with every console check, then the overlay kept across power-off and SIGKILL.
+step guest-debian-small bash images/build-debian.sh --small
+step debian-console-check python3 images/console-check.py --transcript target/guest/debian-small.console.log \
+  -- target/release/webx86 boot --image target/guest/debian-small --deterministic
+step debian-persistence python3 images/persistence-check.py --deterministic \
+  --transcript-dir target/guest target/guest/debian-small
 step robustness cargo test --release -p webx86-cpu --test robustness -- --nocapture
 # The whole workspace for wasm32, which also produces web's release .wasm.
 step wasm-build cargo build --workspace --target wasm32-unknown-unknown --profile release-wasm

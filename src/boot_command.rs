@@ -111,6 +111,12 @@ fn resolve(args: &BootArgs) -> Result<Guest, String> {
             "--overlay needs a disk image (--image, or no --kernel for the default)".into(),
         );
     }
+    if let Some((dir, None)) = &image {
+        eprintln!(
+            "webx86: booting {} with its disk writes kept in memory until exit (--overlay FILE keeps them)",
+            dir.display()
+        );
+    }
     let opened = match &image {
         Some((dir, overlay)) => {
             Some(open_image(dir, overlay.as_deref()).map_err(|e| e.to_string())?)

@@ -6,6 +6,7 @@
 //! the CPU at the kernel's 32-bit entry point.
 
 mod error;
+mod initrd;
 mod linux;
 mod setup_header;
 pub mod vmlinux;

@@ -122,6 +122,15 @@ pub fn load_linux(
             let limit = u64::from(ram_size)
                 .min(u64::from(header.initrd_addr_max) + 1)
                 .min(u64::from(LOWMEM_INITRD_LIMIT));
+            // Unpacked on the host when it can be, leaving at least half the room below the
+            // limit to the kernel (which unpacks the archive into its page cache).
+            let unpacked = host_decompress
+                .then(|| crate::initrd::unpack_xz(image.bytes, limit.saturating_sub(needed) / 2))
+                .flatten();
+            let image = Image {
+                name: image.name,
+                bytes: unpacked.as_deref().unwrap_or(image.bytes),
+            };
             let size = image.bytes.len() as u64;
             let start = limit.saturating_sub(size) & !0xFFF;
             if size > limit || start < needed || size > u64::from(u32::MAX) {

@@ -30,7 +30,7 @@ pub struct Vmlinux {
     pub entry: u32,
 }
 
-const XZ_MAGIC: &[u8] = b"\xFD7zXZ\0";
+pub(crate) const XZ_MAGIC: &[u8] = b"\xFD7zXZ\0";
 const PT_LOAD: u32 = 1;
 const EM_386: u16 = 3;
 

@@ -7,10 +7,19 @@ use std::rc::Rc;
 
 use crate::ir::Op;
 
-/// A straight-line run of decoded instructions, ending at a control transfer, an instruction
-/// that changes how later code decodes or runs, a page end or the size cap.
+/// A run of decoded instructions at consecutive addresses, ending at a control transfer other
+/// than a Jcc, an instruction that changes how later code decodes or runs, a page end or the
+/// size cap. A Jcc inside the block leaves it when taken (a side exit, see
+/// [`crate::Fault::SIDE_EXIT`]).
 pub struct Block {
+    /// The ops a run of the whole block executes: one per instruction, except for fused pairs
+    /// (see `exec::fused`), one op for two.
     pub ops: Box<[Op]>,
+    /// Instructions in the block.
+    pub insns: u32,
+    /// When the block has fused pairs: one op per instruction, for runs that must stop between
+    /// the two of a pair. Empty otherwise (`ops` is that list).
+    unfused: Box<[Op]>,
     /// Bytes of guest code the block covers (for the CS limit check on entry).
     pub byte_len: u32,
     /// Times the block was entered (the JIT's hotness counter).
@@ -19,6 +28,41 @@ pub struct Block {
     /// that changes what the execution loop checks between blocks (HLT, STI, I/O, mode
     /// changes...): when it completes, the next block may follow without those checks.
     pub chains: bool,
+    /// An op before the last may write memory or end the block early (see
+    /// [`crate::Lowered::pure`]), so the loop checks [`crate::Cpu::end_block`] after each op
+    /// instead of only after the last.
+    pub checks_each_op: bool,
+}
+
+impl Block {
+    /// A block running `ops`, whose instructions one op each are `unfused` (the same list when
+    /// nothing was fused), covering `byte_len` bytes.
+    pub fn new(ops: Vec<Op>, unfused: Vec<Op>, byte_len: u32, chains: bool) -> Self {
+        let insns = unfused.len() as u32;
+        let unfused = if unfused.len() == ops.len() {
+            Box::default()
+        } else {
+            unfused.into_boxed_slice()
+        };
+        Self {
+            ops: ops.into_boxed_slice(),
+            insns,
+            unfused,
+            byte_len,
+            hits: Default::default(),
+            chains,
+            checks_each_op: false,
+        }
+    }
+
+    /// The op of instruction `n` on its own (`n` < [`Block::insns`]).
+    pub fn unfused(&self, n: usize) -> &Op {
+        if self.unfused.is_empty() {
+            &self.ops[n]
+        } else {
+            &self.unfused[n]
+        }
+    }
 }
 
 /// Cache key: physical address of the first byte, plus the code size bit.
@@ -68,10 +112,19 @@ struct FastEntry {
 /// The decoded-block cache. In front of the map by physical address sits a direct-mapped
 /// lookup by linear address, valid while neither the TLB was flushed nor code was invalidated,
 /// which saves the translation and the hash on most block entries.
+///
+/// A block found through the lookup cache stays allocated until the next
+/// [`BlockCache::release_dropped`] (which `Cpu::fetch_block` calls): lookup entries are
+/// replaced only by [`BlockCache::remember_fast`], [`BlockCache::clear`] keeps the blocks they
+/// held in `dropped`, and dropping code from the map leaves the entries (stale) in place. The
+/// execution loop relies on this to run chained blocks without reference counting.
 pub struct BlockCache {
     blocks: IntMap<BlockKey, Rc<Block>>,
     by_page: IntMap<u32, Vec<BlockKey>>,
-    fast: Box<[FastEntry]>,
+    /// A fixed-size array, so that indexing by `lin % FAST_ENTRIES` needs no bounds check.
+    fast: Box<[FastEntry; FAST_ENTRIES]>,
+    /// Blocks the lookup cache held when it was cleared, kept until `release_dropped`.
+    dropped: Vec<Rc<Block>>,
     /// Bumped whenever blocks are dropped, so lookup-cache entries holding them go stale.
     code_generation: u32,
 }
@@ -81,7 +134,11 @@ impl Default for BlockCache {
         Self {
             blocks: IntMap::default(),
             by_page: IntMap::default(),
-            fast: vec![FastEntry::default(); FAST_ENTRIES].into_boxed_slice(),
+            fast: vec![FastEntry::default(); FAST_ENTRIES]
+                .into_boxed_slice()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("the vector has FAST_ENTRIES entries")),
+            dropped: Vec::new(),
             code_generation: 0,
         }
     }
@@ -102,15 +159,28 @@ impl BlockCache {
     /// The block last recorded at linear address `lin` with `tag`, if still valid.
     #[inline(always)]
     pub fn lookup_fast(&self, lin: u32, tag: u32, mmu_generation: u32) -> Option<&Rc<Block>> {
+        self.lookup_in_epoch(lin, tag, self.epoch(mmu_generation))
+    }
+
+    /// [`BlockCache::lookup_fast`] with the [`BlockCache::epoch`] already computed.
+    #[inline(always)]
+    pub fn lookup_in_epoch(&self, lin: u32, tag: u32, epoch: u64) -> Option<&Rc<Block>> {
         let entry = &self.fast[lin as usize % FAST_ENTRIES];
-        if entry.key == fast_key(lin, tag) && entry.epoch == self.epoch(mmu_generation) {
+        if entry.key == fast_key(lin, tag) && entry.epoch == epoch {
             entry.block.as_ref()
         } else {
             None
         }
     }
 
-    /// Records `block` as the one at linear address `lin`.
+    /// Frees the blocks [`BlockCache::clear`] took out of the lookup cache. Not while blocks
+    /// found through it may still run (see the type's documentation).
+    pub fn release_dropped(&mut self) {
+        self.dropped.clear();
+    }
+
+    /// Records `block` as the one at linear address `lin` (see the type's documentation for
+    /// when this may be called).
     pub fn remember_fast(&mut self, lin: u32, tag: u32, mmu_generation: u32, block: &Rc<Block>) {
         self.fast[lin as usize % FAST_ENTRIES] = FastEntry {
             key: fast_key(lin, tag),
@@ -119,8 +189,10 @@ impl BlockCache {
         };
     }
 
+    /// The TLB's and the block cache's generations together: lookup-cache entries recorded in
+    /// another epoch are stale.
     #[inline(always)]
-    fn epoch(&self, mmu_generation: u32) -> u64 {
+    pub fn epoch(&self, mmu_generation: u32) -> u64 {
         u64::from(mmu_generation) << 32 | u64::from(self.code_generation)
     }
 
@@ -147,12 +219,61 @@ impl BlockCache {
 
     pub fn clear(&mut self) {
         self.code_generation = self.code_generation.wrapping_add(1);
-        self.fast.fill(FastEntry::default());
+        for entry in self.fast.iter_mut() {
+            entry.key = 0;
+            if let Some(block) = entry.block.take() {
+                self.dropped.push(block);
+            }
+        }
         self.blocks.clear();
         self.by_page.clear();
     }
 
     pub fn len(&self) -> usize {
         self.blocks.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block of one op with nothing behind it.
+    fn block() -> Rc<Block> {
+        let op = Op::bare(crate::exec::raise_ud, 1);
+        Rc::new(Block::new(vec![op], vec![op], 1, true))
+    }
+
+    /// The guarantee the execution loop's chaining relies on: a block found through the
+    /// lookup cache stays allocated until `release_dropped`, whatever drops it from the cache.
+    #[test]
+    fn blocks_found_through_the_lookup_cache_outlive_invalidation_and_clearing() {
+        let mut cache = BlockCache::default();
+        let tag = fast_tag(true, false);
+        let first = block();
+        let weak = Rc::downgrade(&first);
+        cache.insert(block_key(0x5000, true), Rc::clone(&first));
+        cache.remember_fast(0x5000, tag, 0, &first);
+        drop(first);
+        assert!(cache.lookup_fast(0x5000, tag, 0).is_some());
+
+        // Dropping its page's code makes the entry stale, but it still holds the block.
+        cache.invalidate_page(5);
+        assert!(cache.lookup_fast(0x5000, tag, 0).is_none());
+        assert!(weak.upgrade().is_some(), "freed by invalidate_page");
+
+        let second = block();
+        let weak2 = Rc::downgrade(&second);
+        cache.insert(block_key(0x6040, true), Rc::clone(&second));
+        cache.remember_fast(0x6040, tag, 0, &second);
+        drop(second);
+        cache.clear();
+        assert!(cache.lookup_fast(0x6040, tag, 0).is_none());
+        assert!(weak.upgrade().is_some(), "freed by clear");
+        assert!(weak2.upgrade().is_some(), "freed by clear");
+
+        cache.release_dropped();
+        assert!(weak.upgrade().is_none(), "kept after release_dropped");
+        assert!(weak2.upgrade().is_none(), "kept after release_dropped");
     }
 }

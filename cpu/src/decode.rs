@@ -23,6 +23,9 @@ pub struct Lowered {
     /// The instruction changes state that later instructions' decoding or execution depends on
     /// (CS, CR0, EFLAGS.IF, ...), so the block must end after it.
     pub ends_block: bool,
+    /// The handler neither writes memory nor sets [`Cpu::end_block`], so the execution loop
+    /// need not check for an early end after it.
+    pub pure: bool,
 }
 
 impl Lowered {
@@ -30,36 +33,24 @@ impl Lowered {
         Self {
             op,
             ends_block: false,
+            pure: false,
         }
     }
     pub fn ending(op: Op) -> Self {
         Self {
             op,
             ends_block: true,
+            pure: false,
         }
     }
 }
 
 impl Cpu {
-    /// The block at CS:EIP when the lookup cache by linear address has it: the hot path
-    /// between chained blocks.
-    #[inline(always)]
-    pub(crate) fn fetch_cached(&self) -> Option<Rc<Block>> {
-        let eip = self.state.eip;
-        let cs = &self.state.segs[sreg::CS as usize];
-        let lin = cs.base.wrapping_add(eip);
-        let tag = fast_tag(cs.big(), self.state.user());
-        let block = self.cache.lookup_fast(lin, tag, self.mmu.generation())?;
-        if u64::from(eip) + u64::from(block.byte_len) <= u64::from(cs.limit) + 1 {
-            Some(Rc::clone(block))
-        } else {
-            None
-        }
-    }
-
     /// The block at CS:EIP, from the cache or freshly decoded.
     #[inline]
     pub(crate) fn fetch_block(&mut self) -> Result<Rc<Block>, Fault> {
+        // No block found through the lookup cache is running now.
+        self.cache.release_dropped();
         let eip = self.state.eip;
         let cs = self.state.segs[sreg::CS as usize];
         if eip > cs.limit {
@@ -115,37 +106,68 @@ impl Cpu {
         self.mmu.phys.read_bytes(phys, &mut bytes);
         let bitness = if code32 { 32 } else { 16 };
         let mut decoder = Decoder::with_ip(bitness, &bytes, u64::from(eip), DecoderOptions::NONE);
-        let mut ops = Vec::new();
+        // The ops to run (fused pairs as one) and the ops one per instruction.
+        let mut ops: Vec<Op> = Vec::new();
+        let mut unfused: Vec<Op> = Vec::new();
         let mut byte_len = 0u32;
         let mut chains = true;
+        // Whether an op before the last one is not pure (the last one's early end is its end).
+        let (mut impure_before, mut last_impure) = (false, false);
         let mut instr = Instruction::default();
-        while ops.len() < MAX_BLOCK_OPS {
+        // The instruction before the one just decoded, for fusing it with a Jcc.
+        let mut prev = Instruction::default();
+        while unfused.len() < MAX_BLOCK_OPS {
             let start = decoder.position();
             decoder.decode_out(&mut instr);
             if decoder.last_error() == DecoderError::NoMoreBytes {
-                if ops.is_empty() {
+                if unfused.is_empty() {
                     return self.decode_straddling(eip, lin, &bytes[start..], bitness, to_limit);
                 }
                 break;
             }
-            let lowered = lower(&instr, decoder.last_error());
+            let mut lowered = lower(&instr, decoder.last_error());
             byte_len += instr.len() as u32;
-            let ends = lowered.ends_block || instr.flow_control() != FlowControl::Next;
+            // A Jcc with room after it does not end the block: its taken branch is a side exit.
+            let jcc = decoder.last_error() == DecoderError::None && instr.is_jcc_short_or_near();
+            let exit_handler = if jcc && unfused.len() + 1 < MAX_BLOCK_OPS {
+                exec::side_exit_jcc(&instr)
+            } else {
+                None
+            };
+            let side_exit = exit_handler.is_some();
+            if let Some(handler) = exit_handler {
+                lowered.op.handler = handler;
+            }
+            let ends =
+                !side_exit && (lowered.ends_block || instr.flow_control() != FlowControl::Next);
             chains = !lowered.ends_block;
-            ops.push(lowered.op);
+            impure_before |= last_impure;
+            last_impure = !lowered.pure;
+            // At most MAX_BLOCK_OPS instructions: fits.
+            lowered.op.insn_end = (unfused.len() + 1) as u8;
+            // A Jcc fuses with the instruction before it when that one is not itself the end of
+            // a pair (see `exec::fused`).
+            let mut fused = false;
+            if let Some(last) = ops.last_mut() {
+                if jcc && last.first_len == 0 {
+                    if let Some(pair) = exec::fuse(&prev, last, &instr, &lowered.op, side_exit) {
+                        *last = pair;
+                        fused = true;
+                    }
+                }
+            }
+            if !fused {
+                ops.push(lowered.op);
+            }
+            unfused.push(lowered.op);
+            prev = instr;
             if ends {
                 break;
             }
         }
-        Ok((
-            Block {
-                ops: ops.into_boxed_slice(),
-                byte_len,
-                hits: Default::default(),
-                chains,
-            },
-            true,
-        ))
+        let mut block = Block::new(ops, unfused, byte_len, chains);
+        block.checks_each_op = impure_before;
+        Ok((block, true))
     }
 
     /// Decodes one instruction that runs past the end of the page (or into the CS limit).
@@ -177,12 +199,12 @@ impl Cpu {
             DecoderError::NoMoreBytes => Err(Fault::GP0),
             error => {
                 let lowered = lower(&instr, error);
-                let block = Block {
-                    ops: Box::new([lowered.op]),
-                    byte_len: instr.len() as u32,
-                    hits: Default::default(),
-                    chains: false,
-                };
+                let block = Block::new(
+                    vec![lowered.op],
+                    vec![lowered.op],
+                    instr.len() as u32,
+                    false,
+                );
                 Ok((block, false))
             }
         }

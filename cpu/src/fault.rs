@@ -30,6 +30,8 @@ pub mod vector {
 pub struct Fault(u32);
 
 const HAS_CODE: u32 = 1 << 8;
+/// See [`Fault::SIDE_EXIT`].
+const SIDE_EXIT: u32 = 1 << 9;
 
 impl Fault {
     pub const fn new(vector: u8) -> Self {
@@ -70,10 +72,23 @@ impl Fault {
     }
     /// #GP(0), the most common fault.
     pub const GP0: Self = Self::gp(0);
+
+    /// Not an exception: a conditional branch inside a decoded block was taken, so the block
+    /// ends there (EIP already holds the target). Only the side-exit Jcc handlers that
+    /// decoding puts inside blocks return it (see `Cpu::run_ops`); the execution loop counts
+    /// the branch as retired and carries on at the target.
+    pub const SIDE_EXIT: Self = Self(SIDE_EXIT);
+
+    pub const fn is_side_exit(self) -> bool {
+        self.0 & SIDE_EXIT != 0
+    }
 }
 
 impl core::fmt::Debug for Fault {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.is_side_exit() {
+            return f.write_str("Fault::SIDE_EXIT");
+        }
         f.debug_struct("Fault")
             .field("vector", &self.vector())
             .field("error_code", &self.error_code())

@@ -16,9 +16,9 @@ pub mod op {
     pub const SUB: u8 = 2;
     /// AND/OR/XOR/TEST: CF = OF = AF = 0.
     pub const LOGIC: u8 = 3;
-    /// INC: as ADD of 1, but CF is kept in EFLAGS.
+    /// INC: as ADD of 1, but CF is the one before it, kept in `carry_in`.
     pub const INC: u8 = 4;
-    /// DEC: as SUB of 1, but CF is kept in EFLAGS.
+    /// DEC: as SUB of 1, but CF is the one before it, kept in `carry_in`.
     pub const DEC: u8 = 5;
 }
 
@@ -31,7 +31,7 @@ pub struct LazyFlags {
     /// 32 minus the operand size in bits (24, 16 or 0): shifting a value left by it puts the
     /// operand's sign bit at bit 31 and drops the bits above the operand.
     pub shift: u8,
-    /// The carry into ADC/SBB (0 or 1).
+    /// The carry into ADC/SBB (0 or 1); for INC and DEC, the CF they keep.
     pub carry_in: u8,
     pub _pad: u8,
     pub res: u32,
@@ -52,8 +52,8 @@ impl LazyFlags {
         1u32 << (31 - (self.shift & 31))
     }
 
-    /// The six arithmetic flags; `old_cf` is EFLAGS.CF, kept by INC and DEC.
-    pub fn compute(&self, old_cf: bool) -> u32 {
+    /// The six arithmetic flags.
+    pub fn compute(&self) -> u32 {
         let mask = self.mask();
         let sign = self.sign();
         let (a, b, r) = (self.src1 & mask, self.src2 & mask, self.res & mask);
@@ -67,8 +67,8 @@ impl LazyFlags {
                 let cf = if cin { a <= b } else { a < b };
                 (cf, (a ^ b) & (a ^ r) & sign != 0, (a ^ b ^ r) & 0x10 != 0)
             }
-            op::INC => (old_cf, r == sign, r & 0xF == 0),
-            op::DEC => (old_cf, r == sign - 1, r & 0xF == 0xF),
+            op::INC => (cin, r == sign, r & 0xF == 0),
+            op::DEC => (cin, r == sign - 1, r & 0xF == 0xF),
             _ => (false, false, false),
         };
         let mut flags = 0;
@@ -124,31 +124,18 @@ impl CpuState {
         src2: u32,
         carry_in: bool,
     ) {
-        self.lazy = LazyFlags {
-            op,
-            shift: (32 - 8 * size) as u8,
-            carry_in: carry_in as u8,
-            _pad: 0,
-            res,
-            src1,
-            src2,
-        };
+        let header = u32::from_ne_bytes([op, (32 - 8 * size) as u8, carry_in as u8, 0]);
+        self.lazy = bytemuck::cast([header, res, src1, src2]);
     }
 
-    /// Records INC or DEC, keeping CF: it is folded into EFLAGS first.
+    /// Records INC or DEC, keeping CF: the current CF goes into `carry_in`, which spares a
+    /// read-modify-write of EFLAGS.
     #[inline(always)]
     pub fn set_lazy_keep_cf(&mut self, op: u8, size: usize, res: u32, src1: u32) {
         let cf = self.cf();
-        self.eflags = (self.eflags & !flag::CF) | cf as u32;
-        self.lazy = LazyFlags {
-            op,
-            shift: (32 - 8 * size) as u8,
-            carry_in: 0,
-            _pad: 0,
-            res,
-            src1,
-            src2: 1,
-        };
+        // Built as words so that the four header bytes are one store, not three.
+        let header = u32::from_ne_bytes([op, (32 - 8 * size) as u8, cf as u8, 0]);
+        self.lazy = bytemuck::cast([header, res, src1, 1u32]);
     }
 
     /// The complete EFLAGS value, computing any pending arithmetic flags.
@@ -157,7 +144,7 @@ impl CpuState {
         if self.lazy.op == op::NONE {
             self.eflags
         } else {
-            (self.eflags & !flag::ARITH) | self.lazy.compute(self.eflags & flag::CF != 0)
+            (self.eflags & !flag::ARITH) | self.lazy.compute()
         }
     }
 
@@ -187,32 +174,30 @@ impl CpuState {
         self.flags() & bit != 0
     }
 
+    /// CF. Tested with a few predictable branches rather than a jump table over the
+    /// operations, so that INC and DEC, which read it to keep it, stay cheap.
     #[inline]
     pub fn cf(&self) -> bool {
         let lazy = &self.lazy;
-        // Shifting operands so the sign bit is bit 31 drops bits above the size, keeping order.
-        let shift = lazy.shift & 31;
         let carry_in = lazy.carry_in != 0;
-        match lazy.op {
-            op::NONE | op::INC | op::DEC => self.eflags & flag::CF != 0,
-            op::LOGIC => false,
-            op::ADD => {
-                let (a, r) = (lazy.src1 << shift, lazy.res << shift);
-                if carry_in {
-                    r <= a
-                } else {
-                    r < a
-                }
-            }
-            op::SUB => {
-                let (a, b) = (lazy.src1 << shift, lazy.src2 << shift);
-                if carry_in {
-                    a <= b
-                } else {
-                    a < b
-                }
-            }
-            _ => self.arith(flag::CF),
+        if lazy.op.wrapping_sub(op::ADD) < 2 {
+            // ADD carries out when the result is below the first operand, SUB borrows when the
+            // first operand is below the second (or equal, with a carry in). Shifting both so
+            // the operand's sign bit is bit 31 drops bits above the size, keeping order.
+            let shift = lazy.shift & 31;
+            let (x, y) = if lazy.op == op::ADD {
+                (lazy.res, lazy.src1)
+            } else {
+                (lazy.src1, lazy.src2)
+            };
+            let (x, y) = (x << shift, y << shift);
+            x < y || (carry_in && x == y)
+        } else if lazy.op >= op::INC {
+            carry_in
+        } else if lazy.op == op::NONE {
+            self.eflags & flag::CF != 0
+        } else {
+            false // LOGIC
         }
     }
     /// The pending result shifted so its sign bit is bit 31 (bits above the size drop out).
@@ -345,6 +330,52 @@ mod tests {
                             slow.condition(cc),
                             "size {size} {a:#x}-{b:#x} cc {cc}"
                         );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cf_matches_the_computed_flags() {
+        let edges = [
+            0u32,
+            1,
+            0x7F,
+            0x80,
+            0xFF,
+            0x8000,
+            0xFFFF,
+            0x8000_0000,
+            u32::MAX,
+        ];
+        for size in [1usize, 2, 4] {
+            for &a in &edges {
+                for &b in &edges {
+                    for carry in [false, true] {
+                        let c = u32::from(carry);
+                        let mut s = CpuState::reset();
+                        let records = [
+                            (op::ADD, a.wrapping_add(b).wrapping_add(c)),
+                            (op::SUB, a.wrapping_sub(b).wrapping_sub(c)),
+                            (op::LOGIC, a & b),
+                        ];
+                        for (kind, res) in records {
+                            s.set_lazy(kind, size, res, a, b, carry);
+                            let computed = s.flags() & flag::CF != 0;
+                            assert_eq!(
+                                s.cf(),
+                                computed,
+                                "op {kind} size {size} {a:#x} {b:#x} {carry}"
+                            );
+                            // INC and DEC keep it, through any number of them.
+                            s.set_lazy_keep_cf(op::INC, size, a.wrapping_add(1), a);
+                            s.set_lazy_keep_cf(op::DEC, size, a.wrapping_sub(1), a);
+                            assert_eq!(s.cf(), computed);
+                            assert_eq!(s.flags() & flag::CF != 0, computed);
+                            s.materialize_flags();
+                            assert_eq!(s.cf(), computed);
+                        }
                     }
                 }
             }

@@ -57,6 +57,12 @@ pub struct Op {
     pub seg: u8,
     /// Mnemonic-specific extra byte (condition code, string element size, ...).
     pub aux: u8,
+    /// For a fused pair (see `exec::fused`), the length of its first instruction; 0 for an op
+    /// of one instruction.
+    pub first_len: u8,
+    /// Instructions from the start of the op's block through this op (a fused pair counts
+    /// two), so that an op ending the block early knows how many have retired.
+    pub insn_end: u8,
 }
 
 impl Op {
@@ -76,6 +82,8 @@ impl Op {
             scale: 0,
             seg: 0,
             aux: 0,
+            first_len: 0,
+            insn_end: 1,
         }
     }
 

@@ -184,3 +184,49 @@ fn triple_fault_ends_the_machine() {
     machine.cpu_mut().state.idtr.limit = 0;
     assert_eq!(run_to_end(&mut machine), SliceEnd::TripleFault);
 }
+
+/// Reads PCI configuration dword 0 (device and vendor ID) of bus 0 devices 3, 4 and 5 into
+/// 0000:0600.., and the ELCR (ports 0x4D0/0x4D1) into 0000:0610, then CLI; HLT.
+const PCI_PROBE_GUEST: &[u8] = &[
+    0x66, 0xB8, 0x00, 0x18, 0x00, 0x80, // MOV EAX, 0x80001800 (00:03.0, register 0)
+    0xBA, 0xF8, 0x0C, 0x66, 0xEF, // MOV DX, 0xCF8; OUT DX, EAX
+    0xBA, 0xFC, 0x0C, 0x66, 0xED, // MOV DX, 0xCFC; IN EAX, DX
+    0x66, 0xA3, 0x00, 0x06, // MOV [0600], EAX
+    0x66, 0xB8, 0x00, 0x20, 0x00, 0x80, // 00:04.0
+    0xBA, 0xF8, 0x0C, 0x66, 0xEF, 0xBA, 0xFC, 0x0C, 0x66, 0xED, 0x66, 0xA3, 0x04, 0x06, 0x66, 0xB8,
+    0x00, 0x28, 0x00, 0x80, // 00:05.0
+    0xBA, 0xF8, 0x0C, 0x66, 0xEF, 0xBA, 0xFC, 0x0C, 0x66, 0xED, 0x66, 0xA3, 0x08, 0x06, 0xBA, 0xD0,
+    0x04, 0xEC, 0xA2, 0x10, 0x06, // MOV DX, 0x4D0; IN AL, DX; MOV [0610], AL
+    0x42, 0xEC, 0xA2, 0x11, 0x06, // INC DX; IN AL, DX; MOV [0611], AL
+    0xFA, 0xF4, // CLI; HLT
+];
+
+#[test]
+fn virtio_functions_are_on_pci_with_level_triggered_irqs() {
+    let run = |with_disk: bool| {
+        let mut machine = machine_with(PCI_PROBE_GUEST, Clock::deterministic());
+        if with_disk {
+            let disk = webx86_disk::MemoryDisk::zeroed(1 << 20);
+            machine.attach_disk(Box::new(disk)).unwrap();
+        }
+        assert_eq!(run_to_end(&mut machine), SliceEnd::PoweredOff);
+        let mut ids = [0u8; 18];
+        let phys = &mut machine.cpu_mut().mmu.phys;
+        phys.read_bytes(webx86_cpu::mmu::PhysAddr(0x600), &mut ids);
+        let id = |at: usize| u32::from_le_bytes(ids[at..at + 4].try_into().unwrap());
+        (id(0), id(4), id(8), u16::from_le_bytes([ids[16], ids[17]]))
+    };
+    // Virtio 1.x PCI IDs: vendor 0x1AF4, device 0x1040 + type (2 block, 3 console, 4 rng).
+    let (disk, console, rng, elcr) = run(true);
+    assert_eq!(disk, 0x1042_1AF4, "virtio-blk at 00:03.0");
+    assert_eq!(console, 0x1043_1AF4, "virtio-console at 00:04.0");
+    assert_eq!(rng, 0x1044_1AF4, "virtio-rng at 00:05.0");
+    assert_eq!(
+        elcr,
+        1 << 9 | 1 << 10 | 1 << 11,
+        "IRQs 9-11 level-triggered"
+    );
+    let (disk, _, _, elcr) = run(false);
+    assert_eq!(disk, 0xFFFF_FFFF, "no disk: nothing answers at 00:03.0");
+    assert_eq!(elcr, 1 << 9 | 1 << 11);
+}

@@ -10,15 +10,15 @@ use crate::ir::{Handler, Op};
 use crate::state::{size_mask, CpuState};
 use crate::Cpu;
 
-const ADD: u8 = 0;
-const OR: u8 = 1;
+pub(super) const ADD: u8 = 0;
+pub(super) const OR: u8 = 1;
 const ADC: u8 = 2;
 const SBB: u8 = 3;
-const AND: u8 = 4;
-const SUB: u8 = 5;
-const XOR: u8 = 6;
-const CMP: u8 = 7;
-const TEST: u8 = 8;
+pub(super) const AND: u8 = 4;
+pub(super) const SUB: u8 = 5;
+pub(super) const XOR: u8 = 6;
+pub(super) const CMP: u8 = 7;
+pub(super) const TEST: u8 = 8;
 
 pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
     let handler = match i.mnemonic() {
@@ -48,7 +48,7 @@ fn handler<const OP: u8>(i: &Instruction) -> Option<Handler> {
 }
 
 /// Whether the operation stores its result (CMP and TEST only set flags).
-const fn writes(op: u8) -> bool {
+pub(super) const fn writes(op: u8) -> bool {
     op != CMP && op != TEST
 }
 

@@ -16,7 +16,12 @@ pub(super) fn lower(i: &Instruction) -> Option<Lowered> {
     let handler = match i.mnemonic() {
         Mnemonic::Jmp => jmp_rel,
         m if is_jcc(m) => {
-            JCC[usize::from(near16)][(i.condition_code() as usize).wrapping_sub(1) & 15]
+            let cc = (i.condition_code() as usize).wrapping_sub(1) & 15;
+            if near16 {
+                jcc_table::<true, false>()[cc]
+            } else {
+                jcc_table::<false, false>()[cc]
+            }
         }
         _ => return None,
     };
@@ -65,55 +70,59 @@ fn jmp_rel(cpu: &mut Cpu, op: &Op) -> Exec {
     cpu.branch_near(target)
 }
 
-/// Jcc handlers by operand size (16-bit targets wrap at 64 KiB) and condition code (iced's
-/// `ConditionCode` minus one is the encoding's nibble).
-const JCC: [[crate::ir::Handler; 16]; 2] = [
-    [
-        jcc::<0, false>,
-        jcc::<1, false>,
-        jcc::<2, false>,
-        jcc::<3, false>,
-        jcc::<4, false>,
-        jcc::<5, false>,
-        jcc::<6, false>,
-        jcc::<7, false>,
-        jcc::<8, false>,
-        jcc::<9, false>,
-        jcc::<10, false>,
-        jcc::<11, false>,
-        jcc::<12, false>,
-        jcc::<13, false>,
-        jcc::<14, false>,
-        jcc::<15, false>,
-    ],
-    [
-        jcc::<0, true>,
-        jcc::<1, true>,
-        jcc::<2, true>,
-        jcc::<3, true>,
-        jcc::<4, true>,
-        jcc::<5, true>,
-        jcc::<6, true>,
-        jcc::<7, true>,
-        jcc::<8, true>,
-        jcc::<9, true>,
-        jcc::<10, true>,
-        jcc::<11, true>,
-        jcc::<12, true>,
-        jcc::<13, true>,
-        jcc::<14, true>,
-        jcc::<15, true>,
-    ],
-];
+/// The side-exit form of the Jcc `i` (see [`crate::Fault::SIDE_EXIT`]), for a Jcc that does
+/// not end its block.
+pub fn side_exit_jcc(i: &Instruction) -> Option<crate::ir::Handler> {
+    let near16 = match i.op0_kind() {
+        OpKind::NearBranch16 => true,
+        OpKind::NearBranch32 => false,
+        _ => return None,
+    };
+    if !is_jcc(i.mnemonic()) {
+        return None;
+    }
+    let cc = (i.condition_code() as usize).wrapping_sub(1) & 15;
+    Some(if near16 {
+        jcc_table::<true, true>()[cc]
+    } else {
+        jcc_table::<false, true>()[cc]
+    })
+}
 
-fn jcc<const CC: u8, const OP16: bool>(cpu: &mut Cpu, op: &Op) -> Exec {
+/// Jcc handlers by condition code (iced's `ConditionCode` minus one is the encoding's nibble).
+fn jcc_table<const OP16: bool, const EXIT: bool>() -> [crate::ir::Handler; 16] {
+    [
+        jcc::<0, OP16, EXIT>,
+        jcc::<1, OP16, EXIT>,
+        jcc::<2, OP16, EXIT>,
+        jcc::<3, OP16, EXIT>,
+        jcc::<4, OP16, EXIT>,
+        jcc::<5, OP16, EXIT>,
+        jcc::<6, OP16, EXIT>,
+        jcc::<7, OP16, EXIT>,
+        jcc::<8, OP16, EXIT>,
+        jcc::<9, OP16, EXIT>,
+        jcc::<10, OP16, EXIT>,
+        jcc::<11, OP16, EXIT>,
+        jcc::<12, OP16, EXIT>,
+        jcc::<13, OP16, EXIT>,
+        jcc::<14, OP16, EXIT>,
+        jcc::<15, OP16, EXIT>,
+    ]
+}
+
+/// Jcc on condition `CC`; 16-bit targets wrap at 64 KiB. With `EXIT`, a taken branch reports
+/// a side exit.
+fn jcc<const CC: u8, const OP16: bool, const EXIT: bool>(cpu: &mut Cpu, op: &Op) -> Exec {
     if cpu.state.condition(CC) {
         let mut target = cpu.state.eip.wrapping_add(op.imm);
         if OP16 {
             target &= 0xFFFF;
         }
-        cpu.branch_near(target)
-    } else {
-        Ok(())
+        cpu.branch_near(target)?;
+        if EXIT {
+            return Err(crate::Fault::SIDE_EXIT);
+        }
     }
+    Ok(())
 }

@@ -10,6 +10,9 @@ use crate::ir::{Handler, Op};
 use crate::state::sreg;
 use crate::Cpu;
 
+pub use branch::side_exit_jcc;
+pub use fused::fuse;
+
 mod alu;
 mod atomic;
 mod bcd;
@@ -20,6 +23,7 @@ mod control;
 mod convert;
 mod far;
 mod flagops;
+mod fused;
 mod io;
 mod misc;
 mod mmx;
@@ -34,6 +38,10 @@ mod string;
 mod system;
 mod unary;
 mod x87;
+
+/// How many of the first groups in [`lower`] have handlers that, without a memory destination,
+/// neither write memory nor set [`Cpu::end_block`] (see [`Lowered::pure`]).
+const PURE_GROUPS: usize = 11;
 
 /// Lowers a valid decoded instruction. Instructions no group implements raise #UD (logged once
 /// when executed).
@@ -65,8 +73,11 @@ pub fn lower(i: &Instruction) -> Lowered {
         sse::lower,
         sse_move::lower,
     ];
-    for group in groups {
-        if let Some(lowered) = group(i) {
+    for (n, group) in groups.iter().enumerate() {
+        if let Some(mut lowered) = group(i) {
+            lowered.pure = n < PURE_GROUPS
+                && !lowered.ends_block
+                && (i.op_count() == 0 || i.op0_kind() != OpKind::Memory);
             return lowered;
         }
     }

@@ -11,8 +11,8 @@ use crate::ir::Op;
 use crate::state::{size_mask, CpuState};
 use crate::Cpu;
 
-const INC: u8 = 0;
-const DEC: u8 = 1;
+pub(super) const INC: u8 = 0;
+pub(super) const DEC: u8 = 1;
 const NEG: u8 = 2;
 const NOT: u8 = 3;
 
@@ -41,7 +41,7 @@ fn forms<const OP: u8>(i: &Instruction) -> Option<crate::ir::Handler> {
 
 /// The result of `OP` on `a` (masked to the operand size).
 #[inline(always)]
-fn result<const OP: u8, const SIZE: usize>(a: u32) -> u32 {
+pub(super) fn result<const OP: u8, const SIZE: usize>(a: u32) -> u32 {
     let res = match OP {
         INC => a.wrapping_add(1),
         DEC => a.wrapping_sub(1),
@@ -53,7 +53,7 @@ fn result<const OP: u8, const SIZE: usize>(a: u32) -> u32 {
 
 /// Records the flags of `OP` (NOT changes none; INC and DEC keep CF; NEG is `0 - a`).
 #[inline(always)]
-fn record_flags<const OP: u8, const SIZE: usize>(s: &mut CpuState, a: u32, res: u32) {
+pub(super) fn record_flags<const OP: u8, const SIZE: usize>(s: &mut CpuState, a: u32, res: u32) {
     match OP {
         INC => s.set_lazy_keep_cf(lazy::INC, SIZE, res, a),
         DEC => s.set_lazy_keep_cf(lazy::DEC, SIZE, res, a),
