@@ -52,7 +52,7 @@ export class Guest {
     this.manifestUrl = source.locate('manifest.json');
     let manifestBytes;
     try {
-      manifestBytes = await source.read('manifest.json', undefined, { revalidate: true });
+      manifestBytes = await source.read('manifest.json', undefined, { httpCache: 'no-cache' });
     } catch (e) {
       throw new Error(`Could not fetch the image manifest ${this.manifestUrl}: ${e.reason ?? e.message}.`);
     }

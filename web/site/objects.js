@@ -47,12 +47,16 @@ export class HttpSource {
     return new URL(rel, this.base).href;
   }
 
-  async read(rel, onProgress = () => {}, { revalidate = false } = {}) {
+  /**
+   * `httpCache` is fetch's cache mode: 'no-cache' revalidates (the manifest), 'no-store'
+   * keeps the browser's HTTP cache out of it (objects kept in the Cache API: once is enough).
+   */
+  async read(rel, onProgress = () => {}, { httpCache = 'default' } = {}) {
     const url = this.locate(rel);
     let response;
     try {
       response = await fetch(url, {
-        cache: revalidate ? 'no-cache' : 'default',
+        cache: httpCache,
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
     } catch (e) {
@@ -194,7 +198,7 @@ export class ObjectFetcher {
     let bytes;
     for (let attempt = 1; ; attempt++) {
       try {
-        bytes = await this.source.read(rel, onProgress);
+        bytes = await this.source.read(rel, onProgress, { httpCache: this.cache ? 'no-store' : 'default' });
         break;
       } catch (e) {
         if (!(e instanceof FetchFailure) || !e.transient || attempt >= ATTEMPTS) {
