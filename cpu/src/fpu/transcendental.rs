@@ -8,6 +8,7 @@
 //! operand left unchanged).
 
 use super::arith::{denormal_flag, nan_operand, nan_operands};
+use super::fit::sincos::{COS, SIN};
 use super::float80::{exc, Class, Rounded, BIAS, F80};
 use super::wide::{Wide, LN2, PI};
 
@@ -75,6 +76,21 @@ fn sin_cos_series(r: Wide) -> (Wide, Wide) {
     (sin, cos)
 }
 
+/// `p(z)` by Horner's rule, coefficients lowest power first.
+fn horner(coefficients: &[Wide], z: Wide) -> Wide {
+    coefficients
+        .iter()
+        .rev()
+        .fold(Wide::ZERO, |acc, &c| acc.times(z).plus(c))
+}
+
+/// sin r and cos r for |r| ≤ π/4 as the reference hardware approximates them: its minimax
+/// polynomials in r² (fitted by `scripts/x87-fit/sincos.py`), which are not correctly rounded.
+fn sin_cos_model(r: Wide) -> (Wide, Wide) {
+    let z = r.times(r);
+    (r.times(horner(&SIN, z)), horner(&COS, z))
+}
+
 /// tan r for |r| < 2^-20 by r + r³/3 + 2r⁵/15 + 17r⁷/315: unlike sin r / cos r, every
 /// term keeps its sign, so the sticky rounding in [`Wide::round`] errs the right way when
 /// tan r rounds to r.
@@ -104,7 +120,11 @@ pub fn trig(x: F80, which: Trig, control: u16) -> Option<Rounded> {
     }
     let de = denormal_flag(x, x);
     let (q, r) = reduce(x);
-    let (s, c) = sin_cos_series(r);
+    let (s, c) = if which == Trig::Tan {
+        sin_cos_series(r)
+    } else {
+        sin_cos_model(r)
+    };
     let value = match (which, q) {
         (Trig::Sin, 0) | (Trig::Cos, 3) => s,
         (Trig::Sin, 1) | (Trig::Cos, 0) => c,
