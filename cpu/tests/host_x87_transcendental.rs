@@ -1,7 +1,8 @@
 //! FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X and FYL2XP1 against the host: in all
 //! cases every register within one unit in the last place with the same exception flags and
 //! tags (C1, the rounding direction, may differ), and the share of random cases where the whole
-//! result is bit-exact is printed (run with `--nocapture`) and held above a floor.
+//! result is bit-exact is printed (run with `--nocapture`) and held above a floor: 99% on the
+//! reference hardware (AMD Zen family).
 #![cfg(target_arch = "x86_64")]
 
 #[macro_use]
@@ -68,6 +69,27 @@ fn out_of_domain(name: &str, start: &[u8; 108]) -> bool {
     }
 }
 
+/// The emulator evaluates the approximations of AMD's Zen-family x87 unit (fitted by
+/// `scripts/x87-fit/`), which agree bit-exactly in over 99% of cases on such a host. Other
+/// hosts round differently (each vendor's microcode has its own polynomials); against them
+/// only the one-ulp bound and a looser floor apply.
+fn bit_exact_floor() -> f64 {
+    // SAFETY: CPUID is available on every x86_64 CPU and has no side effects.
+    let (vendor, signature) = unsafe {
+        let leaf0 = core::arch::x86_64::__cpuid(0);
+        let leaf1 = core::arch::x86_64::__cpuid(1);
+        ([leaf0.ebx, leaf0.edx, leaf0.ecx], leaf1.eax)
+    };
+    let amd = vendor == [0x6874_7541, 0x6974_6E65, 0x444D_4163]; // "AuthenticAMD"
+    let family = ((signature >> 8) & 0xF) + ((signature >> 20) & 0xFF);
+    if amd && family >= 0x17 {
+        99.0
+    } else {
+        println!("not an AMD Zen-family host: bit-exact agreement is held to 90% only");
+        90.0
+    }
+}
+
 #[test]
 fn transcendentals_agree_with_the_host() {
     let mut m = Machine::new();
@@ -76,6 +98,7 @@ fn transcendentals_agree_with_the_host() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(4000);
+    let floor = bit_exact_floor();
     let mut problems = Vec::new();
     let mut report = Vec::new();
     for &(name, code, host, _, regs) in TRANSCENDENTAL {
@@ -129,12 +152,10 @@ fn transcendentals_agree_with_the_host() {
         report.push(format!(
             "{name}: {exact}/{random_cases} random cases bit-exact ({rate:.2}%)"
         ));
-        // The host (an AMD part at the time of writing) is not correctly rounded: sampled
-        // disagreements checked against a 100-digit reference are the host's (up to 0.53 ulp
-        // away) while the emulator's results were correctly rounded. The floor guards against
-        // regressions; the 99% target is not met on such a host (see the figures).
-        if rate < 92.0 {
-            problems.push(format!("{name}: only {rate:.2}% bit-exact"));
+        if rate < floor {
+            problems.push(format!(
+                "{name}: only {rate:.2}% bit-exact (floor {floor}%)"
+            ));
         }
     }
     println!("{}", report.join("\n"));

@@ -6,41 +6,109 @@ use crate::fpu::wide::Wide;
 /// sin r ~ r x SIN(r^2), lowest power first.
 pub const SIN: [Wide; 8] = [
     // z^0: 1.0
-    Wide { neg: false, exp: 0, m: 0x80000000000000000000000000000000 },
+    Wide {
+        neg: false,
+        exp: 0,
+        m: 0x80000000000000000000000000000000,
+    },
     // z^1: -0.166666666666666666402865538301
-    Wide { neg: true, exp: -3, m: 0xAAAAAAAAAAAAAA97339AAF7450F5E4FC },
+    Wide {
+        neg: true,
+        exp: -3,
+        m: 0xAAAAAAAAAAAAAA97339AAF7450F5E4FC,
+    },
     // z^2: 0.00833333333333332253196885194427
-    Wide { neg: false, exp: -7, m: 0x88888888888856B8886E61B5A1502B55 },
+    Wide {
+        neg: false,
+        exp: -7,
+        m: 0x88888888888856B8886E61B5A1502B55,
+    },
     // z^3: -0.000198412698412548387144046721954
-    Wide { neg: true, exp: -13, m: 0xD00D00D00C53D8529C698A155ACDE4B7 },
+    Wide {
+        neg: true,
+        exp: -13,
+        m: 0xD00D00D00C53D8529C698A155ACDE4B7,
+    },
     // z^4: 0.00000275573192140888259032188462121
-    Wide { neg: false, exp: -19, m: 0xB8EF1D2998F629BFC9741D877D68F6F8 },
+    Wide {
+        neg: false,
+        exp: -19,
+        m: 0xB8EF1D2998F629BFC9741D877D68F6F8,
+    },
     // z^5: -0.0000000250521048889098236705572393746
-    Wide { neg: true, exp: -26, m: 0xD7322947C2E50E4D1B137697AEEB78D5 },
+    Wide {
+        neg: true,
+        exp: -26,
+        m: 0xD7322947C2E50E4D1B137697AEEB78D5,
+    },
     // z^6: 1.60583641539179141865468661629e-10
-    Wide { neg: false, exp: -33, m: 0xB09046D9E5C5F4AB3E4FAC1F8D3A3663 },
+    Wide {
+        neg: false,
+        exp: -33,
+        m: 0xB09046D9E5C5F4AB3E4FAC1F8D3A3663,
+    },
     // z^7: -7.57859311428816659293343707727e-13
-    Wide { neg: true, exp: -41, m: 0xD55184C305A92288261D29F4F81A5A9B },
+    Wide {
+        neg: true,
+        exp: -41,
+        m: 0xD55184C305A92288261D29F4F81A5A9B,
+    },
 ];
 
 /// cos r ~ COS(r^2), lowest power first.
 pub const COS: [Wide; 9] = [
     // z^0: 1.0
-    Wide { neg: false, exp: 0, m: 0x80000000000000000000000000000000 },
+    Wide {
+        neg: false,
+        exp: 0,
+        m: 0x80000000000000000000000000000000,
+    },
     // z^1: -0.500000000000000000000806280444
-    Wide { neg: true, exp: -1, m: 0x800000000000000003CEBBB612A53F05 },
+    Wide {
+        neg: true,
+        exp: -1,
+        m: 0x800000000000000003CEBBB612A53F05,
+    },
     // z^2: 0.0416666666666666667048987047273
-    Wide { neg: false, exp: -5, m: 0xAAAAAAAAAAAAAAB5F365D576308BC616 },
+    Wide {
+        neg: false,
+        exp: -5,
+        m: 0xAAAAAAAAAAAAAAB5F365D576308BC616,
+    },
     // z^3: -0.0013888888888888891174099921658
-    Wide { neg: true, exp: -10, m: 0xB60B60B60B60BE79B2D5D41A012ED86F },
+    Wide {
+        neg: true,
+        exp: -10,
+        m: 0xB60B60B60B60BE79B2D5D41A012ED86F,
+    },
     // z^4: 0.0000248015873015848477772994918861
-    Wide { neg: false, exp: -16, m: 0xD00D00D00CEA2E27DE837AB6711972A6 },
+    Wide {
+        neg: false,
+        exp: -16,
+        m: 0xD00D00D00CEA2E27DE837AB6711972A6,
+    },
     // z^5: -0.000000275573192206718479125192626161
-    Wide { neg: true, exp: -22, m: 0x93F27DBB78903BCC085A71C6D620ADF5 },
+    Wide {
+        neg: true,
+        exp: -22,
+        m: 0x93F27DBB78903BCC085A71C6D620ADF5,
+    },
     // z^6: 0.00000000208767554857838786709808088312
-    Wide { neg: false, exp: -29, m: 0x8F76C6D299114232D2F311E0D5635256 },
+    Wide {
+        neg: false,
+        exp: -29,
+        m: 0x8F76C6D299114232D2F311E0D5635256,
+    },
     // z^7: -1.14704136933987086656141415715e-11
-    Wide { neg: true, exp: -37, m: 0xC9CA269D25AE650B5ADD7C7FA3CC346D },
+    Wide {
+        neg: true,
+        exp: -37,
+        m: 0xC9CA269D25AE650B5ADD7C7FA3CC346D,
+    },
     // z^8: 4.74329327798436123619725896016e-14
-    Wide { neg: false, exp: -45, m: 0xD59E72BF19919CF9F5497926E2FF2C2C },
+    Wide {
+        neg: false,
+        exp: -45,
+        m: 0xD59E72BF19919CF9F5497926E2FF2C2C,
+    },
 ];
