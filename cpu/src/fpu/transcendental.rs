@@ -1,7 +1,12 @@
 //! FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X and FYL2XP1: special cases per the SDM's
 //! tables, and finite arguments evaluated in [`Wide`] (128-bit significands) before one final
-//! rounding, so results are correctly rounded except in cases closer to a rounding boundary
-//! than 2^-120 relative.
+//! rounding.
+//!
+//! Real x87 units are not correctly rounded: each evaluates its own polynomial approximations,
+//! whose errors (up to a few hundredths of an ulp) decide the rounding of about one result in
+//! thirty. To round as hardware does, the emulator evaluates the approximations of its
+//! reference hardware (AMD's Zen-family x87 unit), fitted to measurements of that unit by the
+//! generators in `scripts/x87-fit/` (see `fit`), instead of the exact functions.
 //!
 //! Trigonometric arguments are reduced as the Intel x87 does (SDM vol. 1 §8.3.10): modulo
 //! π/2 using a 66-bit approximation of π, exactly; |x| ≥ 2^63 is out of range (C2 set, the
