@@ -176,10 +176,19 @@ impl PitChannel {
     }
 
     /// Current counter value (binary) and OUT level at tick `t` (after `sync(t)`).
+    ///
+    /// Between a count's write and the clock that loads it, a real 8254's counting element
+    /// holds an undefined value that no reader can see: an ISA port access takes about a
+    /// microsecond, longer than a PIT clock, while here it takes one instruction. Reads in that
+    /// window return the new count, as they would a moment later, which is what Linux's fast
+    /// TSC calibration counts on (it reads the counter once "to delay for a microsecond").
     fn state_at(&self, t: u64) -> (u64, bool) {
-        match self.elapsed(t) {
-            Some(e) => self.count_and_out(self.active, e),
-            None => (self.idle_count, self.idle_out),
+        match (self.elapsed(t), self.phase) {
+            (Some(e), _) => self.count_and_out(self.active, e),
+            (None, Phase::Counting { base: 0, .. }) => {
+                (self.count_and_out(self.active, 0).0, self.idle_out)
+            }
+            (None, _) => (self.idle_count, self.idle_out),
         }
     }
 

@@ -6,6 +6,7 @@
 //! MMX register *i* is the significand of x87 register R*i* (`state.fpu.mantissa[i]`, SDM vol. 3A
 //! §12.2); XMM registers and MXCSR are `state.sse`.
 
+pub mod approx_tables;
 pub mod convert;
 mod fast_path;
 pub mod float;

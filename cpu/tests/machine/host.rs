@@ -68,3 +68,16 @@ pub fn fl(f: u32) -> String {
         .map(|&(bit, c)| if f & bit != 0 { c } else { '.' })
         .collect()
 }
+
+/// Whether the host is the emulator's reference hardware for implementation-specific results
+/// (an AMD Zen-family part): the x87 transcendentals' rounding and the RCPPS/RSQRTPS tables
+/// are modelled on it, so tests hold those bit-exact only there.
+#[allow(dead_code)]
+pub fn is_reference_hardware() -> bool {
+    let leaf0 = core::arch::x86_64::__cpuid(0);
+    let leaf1 = core::arch::x86_64::__cpuid(1);
+    let (vendor, signature) = ([leaf0.ebx, leaf0.edx, leaf0.ecx], leaf1.eax);
+    let amd = vendor == [0x6874_7541, 0x6974_6E65, 0x444D_4163]; // "AuthenticAMD"
+    let family = ((signature >> 8) & 0xF) + ((signature >> 20) & 0xFF);
+    amd && family >= 0x17
+}
