@@ -69,23 +69,15 @@ fn out_of_domain(name: &str, start: &[u8; 108]) -> bool {
     }
 }
 
-/// The emulator evaluates the approximations of AMD's Zen-family x87 unit (fitted by
-/// `scripts/x87-fit/`), which agree bit-exactly in over 99% of cases on such a host. Other
-/// hosts round differently (each vendor's microcode has its own polynomials); against them
-/// only the one-ulp bound and a looser floor apply.
+/// The emulator evaluates the approximations of its reference hardware (AMD's Zen-family x87
+/// unit, fitted by `scripts/x87-fit/`), which agree bit-exactly in over 99% of cases there.
+/// Other hosts round differently (each vendor's microcode has its own polynomials); against
+/// them only the one-ulp bound and a looser floor apply.
 fn bit_exact_floor() -> f64 {
-    // SAFETY: CPUID is available on every x86_64 CPU and has no side effects.
-    let (vendor, signature) = unsafe {
-        let leaf0 = core::arch::x86_64::__cpuid(0);
-        let leaf1 = core::arch::x86_64::__cpuid(1);
-        ([leaf0.ebx, leaf0.edx, leaf0.ecx], leaf1.eax)
-    };
-    let amd = vendor == [0x6874_7541, 0x6974_6E65, 0x444D_4163]; // "AuthenticAMD"
-    let family = ((signature >> 8) & 0xF) + ((signature >> 20) & 0xFF);
-    if amd && family >= 0x17 {
+    if machine::host::is_reference_hardware() {
         99.0
     } else {
-        println!("not an AMD Zen-family host: bit-exact agreement is held to 90% only");
+        println!("not the reference hardware (AMD Zen family): bit-exact agreement held to 90%");
         90.0
     }
 }
