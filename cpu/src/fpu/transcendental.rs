@@ -13,8 +13,9 @@
 //! operand left unchanged).
 
 use super::arith::{denormal_flag, nan_operand, nan_operands};
+use super::fit;
 use super::fit::sincos::{COS, SIN};
-use super::float80::{exc, Class, Rounded, BIAS, F80};
+use super::float80::{exc, round_pack, Class, Rounded, Rounding, BIAS, F80};
 use super::wide::{Wide, LN2, PI};
 
 /// π rounded to 66 bits, as an integer: π ≈ PI66 × 2^-64.
@@ -271,27 +272,39 @@ pub fn exp2m1(x: F80, control: u16) -> Rounded {
     with_flags(value.round(control), de)
 }
 
-/// ln m for m near 1 (between √2/2 and √2): 2·atanh((m − 1)/(m + 1)).
-fn ln_near_one(num: Wide, den: Wide) -> Wide {
-    let s = num.over(den);
-    let s2 = s.times(s);
-    let mut sum = s;
-    let mut power = s;
-    let mut k = 1u64;
-    // Arguments outside the documented range converge slowly: bound the work.
-    while k < 400 {
-        power = power.times(s2);
-        let term = power.div_small(2 * k + 1);
-        if term.is_zero() || term.exp < sum.exp - 140 {
-            break;
-        }
-        sum = sum.plus(term);
-        k += 1;
+/// `v` rounded to nearest (ties to even) with the reference hardware's internal precision,
+/// [`fit::log2::INTERNAL_BITS`] significant bits: its log2 rounds every step so, whatever
+/// the rounding control.
+fn internal(v: Wide) -> Wide {
+    let drop = 128 - fit::log2::INTERNAL_BITS;
+    let half = 1u128 << (drop - 1);
+    let low = v.m & ((half << 1) - 1);
+    let mut kept = v.m >> drop;
+    if low > half || (low == half && kept & 1 == 1) {
+        kept += 1;
     }
-    sum.scale(1)
+    Wide::new(v.neg, v.exp + drop as i32, kept)
 }
 
-/// log2 of a positive finite value.
+/// log2((1 + s)/(1 − s)) = 2·atanh(s)/ln 2 for |s| ≤ (√2 − 1)/(√2 + 1) as the hardware
+/// evaluates it (see `fit::log2`): the rounded leading term s·2·log2(e) and the rounded
+/// rest s³·R(s²), R the polynomial fitted to the host, for the caller to add.
+fn log2_near_one(s: Wide) -> (Wide, Wide) {
+    let z = s.times(s);
+    let rest = fit::log2::REST;
+    let mut acc = rest[rest.len() - 1];
+    for &c in rest[..rest.len() - 1].iter().rev() {
+        acc = acc.times(z).plus(c);
+    }
+    (
+        internal(s.times(fit::log2::TWO_LOG2E)),
+        internal(s.times(z).times(acc)),
+    )
+}
+
+/// log2 of a positive finite value as the hardware computes it before the multiplication by
+/// y: x = 2^k·m with m in [√2/2, √2), s = (m − 1)/(m + 1), then (k + leading term) + rest,
+/// each step rounded to the internal precision.
 fn log2(x: F80) -> Wide {
     let (_, e, m) = x.unpack();
     let mut exponent = e - BIAS;
@@ -301,10 +314,43 @@ fn log2(x: F80) -> Wide {
         mant = mant.scale(-1);
         exponent += 1;
     }
-    let ln = ln_near_one(mant.minus(Wide::ONE), mant.plus(Wide::ONE));
-    let frac = ln.over(LN2);
+    // m ± 1 are exact (66 bits at most).
+    let s = internal(mant.minus(Wide::ONE).over(mant.plus(Wide::ONE)));
+    let (lead, rest) = log2_near_one(s);
+    if exponent == 0 {
+        return internal(lead.plus(rest));
+    }
     let int = Wide::new(exponent < 0, 127, u128::from(exponent.unsigned_abs()));
-    int.plus(frac)
+    internal(internal(int.plus(lead)).plus(rest))
+}
+
+/// y × log2(…) rounded once per the control word. The hardware flags the product as inexact
+/// (precision, and underflow when tiny) even when it is exact (x a power of two), but then
+/// does not round it.
+fn times_log(y: F80, log: Wide, control: u16) -> Rounded {
+    let product = Wide::from_f80(y).times(log);
+    let inexact = product.round(control);
+    if product.is_zero() {
+        return inexact;
+    }
+    // Significant bits of y's and log's significands (both nonzero here).
+    let (_, _, ym) = y.unpack();
+    let lm = log.m >> (128 - fit::log2::INTERNAL_BITS);
+    let bits = (64 - ym.trailing_zeros()) + (fit::log2::INTERNAL_BITS - lm.trailing_zeros());
+    if bits > 128 {
+        return inexact;
+    }
+    // The 128-bit product is exact: its value rounds without a sticky bit.
+    let exact = round_pack(
+        product.neg,
+        product.exp + BIAS,
+        product.m,
+        &Rounding::full(control),
+    );
+    Rounded {
+        flags: inexact.flags,
+        ..exact
+    }
 }
 
 /// The sign of log2(x) for x > 0: −1, 0 (x = 1) or +1.
@@ -352,7 +398,7 @@ pub fn y_log2_x(y: F80, x: F80, control: u16) -> Rounded {
     if cy == Class::Zero || ls == 0 {
         return Rounded::flagged(F80::zero(y.sign() != (ls < 0)), de);
     }
-    with_flags(Wide::from_f80(y).times(log2(x)).round(control), de)
+    with_flags(times_log(y, log2(x), control), de)
 }
 
 /// FYL2XP1: y × log2(x + 1), for |x| < 1 − √2/2.
@@ -380,6 +426,8 @@ pub fn y_log2_xp1(y: F80, x: F80, control: u16) -> Rounded {
     if one_plus.neg || one_plus.is_zero() {
         return invalid(de);
     }
-    let log = ln_near_one(w, Wide::ONE.plus(one_plus)).over(LN2);
-    with_flags(Wide::from_f80(y).times(log).round(control), de)
+    // log2(1 + x) with s = x/(2 + x), 2 + x rounded first.
+    let s = internal(w.over(internal(Wide::ONE.plus(one_plus))));
+    let (lead, rest) = log2_near_one(s);
+    with_flags(times_log(y, internal(lead.plus(rest)), control), de)
 }

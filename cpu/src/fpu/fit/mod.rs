@@ -1,3 +1,4 @@
-//! Constants fitted to the reference hardware by the generators in `scripts/x87-fit/`.
+//! Constants measured on the reference hardware by the generators under `scripts/x87-fit/`.
 
+pub mod log2;
 pub mod sincos;
