@@ -139,3 +139,38 @@ def error_at(op, exact_fn, x, y=None, count=2000, vary="x", result=0):
             continue
         pts.append((frac, abs(to_mpf(got)) > t * ulp))
     return threshold(pts)
+
+
+def cpu_model():
+    """The host CPU's model name, for the header of generated files."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def wide(v):
+    """(neg, exp, m) of the `Wide` nearest v: v = m * 2^(exp - 127), m with bit 127 set."""
+    neg = v < 0
+    v = abs(v)
+    e = int(mp.floor(mp.log(v, 2)))
+    m = int(mp.nint(v * mp.mpf(2) ** (127 - e)))
+    if m >> 128:
+        m >>= 1
+        e += 1
+    return neg, e, m
+
+
+def wide_literal(v, indent=""):
+    """A `Wide` struct literal for v as rustfmt lays it out, at `indent`."""
+    neg, e, m = wide(v)
+    h = f"{m:032X}"
+    groups = "_".join(h[i : i + 4] for i in range(0, 32, 4))
+    return (
+        f"Wide {{\n{indent}    neg: {str(neg).lower()},\n{indent}    exp: {e},\n"
+        f"{indent}    m: 0x{groups},\n{indent}}}"
+    )
