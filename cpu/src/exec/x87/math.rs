@@ -33,6 +33,12 @@ fn set_c2(fpu: &mut FpuState, on: bool) {
     fpu.set_cc(sw::C2, if on { sw::C2 } else { 0 });
 }
 
+/// FSIN, FCOS, FSINCOS or FPTAN of |x| ≥ 2^63: C2 set, and C1 cleared as no result was rounded
+/// (the operand stays as it was).
+fn out_of_range(fpu: &mut FpuState) {
+    fpu.set_cc(sw::C1 | sw::C2, sw::C2);
+}
+
 pub fn unary<const OP: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
     cpu.fpu_enter(true)?;
     cpu.fpu_note(op, None);
@@ -50,7 +56,7 @@ pub fn unary<const OP: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
         _ => {
             let which = if OP == SIN { Trig::Sin } else { Trig::Cos };
             let Some(result) = tr::trig(x, which, control) else {
-                set_c2(fpu, true);
+                out_of_range(fpu);
                 return Ok(());
             };
             set_c2(fpu, false);
@@ -156,7 +162,7 @@ pub fn pushing<const OP: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
         }
         PTAN => {
             let Some(tan) = tr::trig(x, Trig::Tan, control) else {
-                set_c2(fpu, true);
+                out_of_range(fpu);
                 return Ok(());
             };
             set_c2(fpu, false);
@@ -172,7 +178,7 @@ pub fn pushing<const OP: u8>(cpu: &mut Cpu, op: &Op) -> Exec {
                 tr::trig(x, Trig::Sin, control),
                 tr::trig(x, Trig::Cos, control),
             ) else {
-                set_c2(fpu, true);
+                out_of_range(fpu);
                 return Ok(());
             };
             set_c2(fpu, false);
