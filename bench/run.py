@@ -101,8 +101,8 @@ def main():
 
     if not args.no_build:
         sh(['cargo', 'build', '--release', '--quiet'])
-        sh(['cargo', 'build', '--quiet', '--profile', 'release-wasm',
-            '--target', 'wasm32-unknown-unknown', '-p', 'webx86-web'])
+        # The .wasm run-rom.mjs loads is the wasm-bindgen output in web/dist/pkg.
+        sh(['bash', 'web/build.sh'])
     workloads = []
     for name in WORKLOADS:
         if name not in only:
