@@ -1,0 +1,3 @@
+//! Constants measured on the reference hardware by the generators under `scripts/x87-fit/`.
+
+pub mod exp2;
