@@ -225,16 +225,17 @@ fn exp2_internal(v: Wide) -> Wide {
 }
 
 /// 2^x − 1 for 0 < |x| < 2^[`fit::exp2::SMALL_LIMIT`] as the reference hardware evaluates
-/// it (see `fit::exp2`): t = x·A and S = C0 + q(t) rounded to the internal precision,
-/// q(t) = (expm1(t·B)/t − B)/K, then t·K·S plus the measured c·t³.
+/// it (see `fit::exp2`): t = x·A and S = C0 + q(t) − Q2·t² rounded to the internal precision,
+/// q(t) = (expm1(t·B)/t − B)/K, then t·K·S plus the t² term of the factor, CUBE·t³.
 fn exp2m1_small(x: Wide) -> Wide {
-    use fit::exp2::{A, B, C0, CUBE, K};
+    use fit::exp2::{A, B, C0, CUBE, K, Q2};
     let t = exp2_internal(x.times(A));
+    let t2 = t.times(t);
     let q = expm1(t.times(B)).over(t).minus(B).over(K);
-    let s = exp2_internal(C0.plus(q));
+    let s = exp2_internal(C0.plus(q).minus(Q2.times(t2)));
     // t·K·S as t·(B + K·(S − C0)): S − C0 is exact, and tiny t give t·B exactly.
     t.times(B.plus(K.times(s.minus(C0))))
-        .plus(CUBE.times(t.times(t).times(t)))
+        .plus(CUBE.times(t2).times(t))
 }
 
 /// F2XM1: 2^x − 1, defined for −1 ≤ x ≤ 1 (larger arguments are split into an integer and a
