@@ -15,11 +15,16 @@ model by a smooth term growing like t^3 that is not on S's grid: the host keeps 
 of the factor, B^3/6 * t^2, out of S and adds t * B^3/6 * t^2 = CUBE * t^3 after S is rounded.
 That split (S = C0 + q(t) - Q2 * t^2 rounded, Q2 = B^3 / (6 K), plus CUBE * t^3; no fitted
 constant) matches the host for |x| < 2^-32 (`check()` prints the mismatches per binade against
-those of the correctly rounded value). Beyond that it no longer does (measured: for t above
-about 6e-10 the host's deviation from it drifts again, and for t >= 2^-30 it gains
-high-frequency noise; its higher-order terms and its reduction for larger |x| are not
-identified), so the emulator keeps the correctly rounded value there; SMALL_LIMIT records the
-boundary.
+those of the correctly rounded value). Beyond that it no longer does, so the emulator keeps the
+correctly rounded value there; SMALL_LIMIT records the boundary. Measured beyond it (not yet
+explained): in neighbourhoods of ~1000 consecutive arguments the host is free of per-argument
+noise relative to this model up to t ~ 6.2e-10 (t * B ~ 2^-32), with an offset that drifts
+slowly with t; from there, and again from t = 2^-30, per-argument noise appears that is strongest
+just above the onset and fades within the binade; in some neighbourhoods above 2^-30 (x ~ 1.2
+and 1.5 * 2^-31, 1.2 * 2^-29, 1.7 * 2^-25, 1.2 * 2^-20) t truncated to 68 bits instead of
+rounded removes that noise, in others (x ~ 1.2 * 2^-10, 1.6 * 2^-8) rounded t does, and in others
+(1.6 * 2^-15, 1.1 * 2^-5) neither does. The higher-order terms and the reduction used for
+larger |x| are not identified.
 """
 
 import os
