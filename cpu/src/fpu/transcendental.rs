@@ -236,6 +236,26 @@ fn expm1(t: Wide) -> Wide {
     sum
 }
 
+/// `v` rounded to nearest (ties to even) at [`fit::exp2::INTERNAL_BITS`] significant bits, the
+/// precision of the reference hardware's intermediate values in F2XM1.
+fn exp2_internal(v: Wide) -> Wide {
+    v.round_nearest(fit::exp2::INTERNAL_BITS)
+}
+
+/// 2^x − 1 for 0 < |x| < 2^[`fit::exp2::SMALL_LIMIT`] as the reference hardware evaluates
+/// it (see `fit::exp2`): t = x·A and S = C0 + q(t) − Q2·t² rounded to the internal precision,
+/// q(t) = (expm1(t·B)/t − B)/K, then t·K·S plus the t² term of the factor, CUBE·t³.
+fn exp2m1_small(x: Wide) -> Wide {
+    use fit::exp2::{A, B, C0, CUBE, K, Q2};
+    let t = exp2_internal(x.times(A));
+    let t2 = t.times(t);
+    let q = expm1(t.times(B)).over(t).minus(B).over(K);
+    let s = exp2_internal(C0.plus(q).minus(Q2.times(t2)));
+    // t·K·S as t·(B + K·(S − C0)): S − C0 is exact, and tiny t give t·B exactly.
+    t.times(B.plus(K.times(s.minus(C0))))
+        .plus(CUBE.times(t2).times(t))
+}
+
 /// F2XM1: 2^x − 1, defined for −1 ≤ x ≤ 1 (larger arguments are split into an integer and a
 /// fractional power).
 pub fn exp2m1(x: F80, control: u16) -> Rounded {
@@ -250,7 +270,9 @@ pub fn exp2m1(x: F80, control: u16) -> Rounded {
         _ => {}
     }
     let w = Wide::from_f80(x);
-    let value = if w.exp < 0 {
+    let value = if w.exp < fit::exp2::SMALL_LIMIT {
+        exp2m1_small(w)
+    } else if w.exp < 0 {
         expm1(w.times(LN2))
     } else {
         // 2^x = 2^n · 2^f with n the nearest integer (|x| < 2^15 matters; beyond saturates).
@@ -276,14 +298,7 @@ pub fn exp2m1(x: F80, control: u16) -> Rounded {
 /// [`fit::log2::INTERNAL_BITS`] significant bits: its log2 rounds every step so, whatever
 /// the rounding control.
 fn internal(v: Wide) -> Wide {
-    let drop = 128 - fit::log2::INTERNAL_BITS;
-    let half = 1u128 << (drop - 1);
-    let low = v.m & ((half << 1) - 1);
-    let mut kept = v.m >> drop;
-    if low > half || (low == half && kept & 1 == 1) {
-        kept += 1;
-    }
-    Wide::new(v.neg, v.exp + drop as i32, kept)
+    v.round_nearest(fit::log2::INTERNAL_BITS)
 }
 
 /// log2((1 + s)/(1 − s)) = 2·atanh(s)/ln 2 for |s| ≤ (√2 − 1)/(√2 + 1) as the hardware

@@ -206,6 +206,19 @@ impl Wide {
         Self::new(false, e, u128::from(m) << 75)
     }
 
+    /// `self` rounded to nearest (ties to even) at `bits` significant bits (1 to 127), as the
+    /// reference hardware rounds its intermediate values.
+    pub fn round_nearest(self, bits: u32) -> Self {
+        let drop = 128 - bits.clamp(1, 127);
+        let half = 1u128 << (drop - 1);
+        let low = self.m & ((half << 1) - 1);
+        let mut kept = self.m >> drop;
+        if low > half || (low == half && kept & 1 == 1) {
+            kept += 1;
+        }
+        Self::new(self.neg, self.exp + drop as i32, kept)
+    }
+
     /// Rounds to an extended value per the control word's rounding mode (full precision).
     pub fn round(self, control: u16) -> Rounded {
         if self.m == 0 {

@@ -1,4 +1,5 @@
 //! Constants measured on the reference hardware by the generators under `scripts/x87-fit/`.
 
+pub mod exp2;
 pub mod log2;
 pub mod sincos;
