@@ -9,6 +9,7 @@
 pub mod arith;
 pub mod compare;
 pub mod control;
+pub mod fit;
 pub mod float80;
 pub mod load_store;
 pub mod transcendental;
