@@ -7,10 +7,11 @@
 //! thirty. To round as hardware does, the emulator evaluates the approximations of its
 //! reference hardware (AMD's Zen-family x87 unit), fitted to measurements of that unit by the
 //! generators in `scripts/x87-fit/` (see `fit`), instead of the exact functions: FSIN, FCOS
-//! and FSINCOS (its sine and cosine polynomials), FYL2X and FYL2XP1 (its 68-bit log2) and
-//! F2XM1 for |x| < 2^-32. FPTAN, FPATAN and larger F2XM1 arguments are still evaluated
-//! exactly and correctly rounded: the hardware's methods for them are not yet known
-//! (`scripts/x87-fit/tan_structure.py` and `exp2_structure.py` record what was measured).
+//! and FSINCOS (its sine and cosine polynomials), FPATAN (its 68-bit ratio and arctangent
+//! error), FYL2X and FYL2XP1 (its 68-bit log2) and F2XM1 for |x| < 2^-32. FPTAN and larger
+//! F2XM1 arguments are still evaluated exactly and correctly rounded: the hardware's methods
+//! for them are not yet known (`scripts/x87-fit/tan_structure.py` and `exp2_structure.py`
+//! record what was measured).
 //!
 //! Trigonometric arguments are reduced as the Intel x87 does (SDM vol. 1 §8.3.10): modulo
 //! π/2 using a 66-bit approximation of π, exactly; |x| ≥ 2^63 is out of range (C2 set, the
@@ -153,8 +154,15 @@ pub fn trig(x: F80, which: Trig, control: u16) -> Option<Rounded> {
     Some(with_flags(value.round(control), de))
 }
 
-/// atan t for 0 ≤ t ≤ 1: two argument halvings t ← t / (1 + √(1 + t²)), then the series.
+/// atan t for 0 ≤ t ≤ 1: two argument halvings t ← t / (1 + √(1 + t²)), then the series;
+/// below 2^-32 directly t − t³/3 + t⁵/5, whose subtraction leaves the value (jammed) below t,
+/// so a t that is itself representable rounds to t from below, as on the reference hardware.
 fn atan_unit(t: Wide) -> Wide {
+    if t.exp < -32 {
+        let t2 = t.times(t);
+        let t3 = t2.times(t);
+        return t.minus(t3.div_small(3)).plus(t3.times(t2).div_small(5));
+    }
     let mut t = t;
     for _ in 0..2 {
         let hyp = Wide::ONE.plus(t.times(t)).sqrt();
@@ -176,7 +184,64 @@ fn atan_unit(t: Wide) -> Wide {
     sum.scale(2)
 }
 
+/// π rounded to 68 bits (to nearest), the constant the reference hardware adds in FPATAN.
+const PI68: Wide = Wide {
+    neg: false,
+    exp: 1,
+    m: 0xC90F_DAA2_2168_C234_C000_0000_0000_0000,
+};
+
+/// `a / b` (finite, nonzero, as from [`Wide::from_f80`]) rounded to 68 bits, to nearest: the
+/// reference hardware rounds FPATAN's ratio so before taking its arctangent.
+fn ratio68(a: Wide, b: Wide) -> Wide {
+    // The 64-bit significands (the low halves are zero), divided exactly in two steps.
+    let (ma, mb) = (a.m >> 64, b.m >> 64);
+    let (hi, rem) = ((ma << 64) / mb, (ma << 64) % mb);
+    let (lo, rem) = ((rem << 6) / mb, (rem << 6) % mb);
+    // a/b × 2^(70 + b.exp − a.exp), truncated: 70 or 71 bits.
+    let q = (hi << 6) | lo;
+    let drop = 128 - q.leading_zeros() - 68;
+    let low = q & ((1u128 << drop) - 1);
+    let half = 1u128 << (drop - 1);
+    let mut kept = q >> drop;
+    if low > half || (low == half && (rem != 0 || kept & 1 == 1)) {
+        kept += 1;
+    }
+    Wide::new(false, a.exp - b.exp - 70 + 127 + drop as i32, kept)
+}
+
+/// The reference hardware's arctangent of the 68-bit ratio u: atan u plus its fitted error
+/// u·R(u) (see [`fit::atan`]). Below 2^-7 the host's value is atan u itself (measured), which
+/// keeps a representable u rounding to itself from below.
+fn atan_hw(u: Wide) -> Wide {
+    let exact = atan_unit(u);
+    if u.exp < -7 {
+        return exact;
+    }
+    // Clenshaw's recurrence for Σ c_k T_k(x), x = 2u − 1.
+    let x = u.scale(1).minus(Wide::ONE);
+    let (mut b1, mut b2) = (Wide::ZERO, Wide::ZERO);
+    for &c in fit::atan::KERNEL[1..].iter().rev() {
+        let b = c.plus(x.times(b1).scale(1)).minus(b2);
+        b2 = b1;
+        b1 = b;
+    }
+    let r = fit::atan::KERNEL[0].plus(x.times(b1)).minus(b2);
+    exact.plus(u.times(r))
+}
+
+/// The fitted smooth error c1·u + c2·u² of one octant (see [`fit::atan`]).
+fn octant_error(c: &[Wide; 2], u: Wide) -> Wide {
+    c[0].times(u).plus(c[1].times(u).times(u))
+}
+
 /// FPATAN: the angle of (x, y) = atan(y/x) placed in the right quadrant.
+///
+/// Finite operands follow the reference hardware (measured by `scripts/x87-fit/atan.py`): the
+/// smaller magnitude over the larger, u, is rounded to 68 bits; atan u is taken (far more
+/// precisely) and, outside the first octant, added to or subtracted from π or π/2 rounded to
+/// 68 bits, with a small fitted error; π/2 − atan u below 1 is rounded to 68 bits before the
+/// final rounding. All this stays within about 0.1 ulp of the exact angle.
 pub fn atan2(y: F80, x: F80, control: u16) -> Rounded {
     if let Some(nan) = nan_operands(y, x) {
         return nan;
@@ -211,20 +276,53 @@ pub fn atan2(y: F80, x: F80, control: u16) -> Rounded {
         }
         _ => {
             let (a, b) = (Wide::from_f80(y).abs(), Wide::from_f80(x).abs());
-            let base = if (a.exp, a.m) <= (b.exp, b.m) {
-                atan_unit(a.over(b))
-            } else {
-                half_pi.minus(atan_unit(b.over(a)))
-            };
-            if x.sign() {
-                PI.minus(base)
-            } else {
-                base
+            let steep = (a.exp, a.m) > (b.exp, b.m);
+            let u = if steep { ratio68(b, a) } else { ratio68(a, b) };
+            let base = atan_hw(u);
+            let half_pi68 = PI68.scale(-1);
+            match (x.sign(), steep) {
+                (false, false) => base,
+                (true, false) => PI68.minus(base).plus(octant_error(&fit::atan::PI_MINUS, u)),
+                (true, true) => half_pi68
+                    .plus(base)
+                    .plus(octant_error(&fit::atan::HALF_PI_PLUS, u)),
+                (false, true) => {
+                    let angle = half_pi68
+                        .minus(base)
+                        .plus(octant_error(&fit::atan::HALF_PI_MINUS, u));
+                    if angle.exp < 0 {
+                        return with_flags(round_68_then_64(angle, y.sign(), control), de);
+                    }
+                    angle
+                }
             }
         }
     };
     let angle = if y.sign() { angle.negated() } else { angle };
     with_flags(angle.round(control), de)
+}
+
+/// `v` (positive) rounded to 68 bits to nearest and then to 64 bits per the control word, as
+/// the hardware does for π/2 − atan u below 1: a tie at the second rounding goes to even, while
+/// an exact second rounding still reports PE and, in C1, the direction of the first.
+fn round_68_then_64(v: Wide, neg: bool, control: u16) -> Rounded {
+    let drop: u32 = 128 - 68;
+    let low = v.m & ((1u128 << drop) - 1);
+    let half = 1u128 << (drop - 1);
+    let mut kept = v.m >> drop;
+    let up = low > half || (low == half && kept & 1 == 1);
+    kept += u128::from(up);
+    let mut r = round_pack(
+        neg,
+        v.exp + BIAS + drop as i32,
+        kept,
+        &Rounding::full(control),
+    );
+    if r.flags & exc::PE == 0 {
+        r.up = up;
+        r.flags |= exc::PE;
+    }
+    r
 }
 
 /// e^t − 1 by its Taylor series (|t| below 1).
