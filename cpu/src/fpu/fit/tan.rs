@@ -10,7 +10,7 @@ use super::super::wide::Wide;
 pub const INTERNAL_BITS: u32 = 68;
 
 /// The model holds for |x| < 2^SMALL_LIMIT.
-pub const SMALL_LIMIT: i32 = -11;
+pub const SMALL_LIMIT: i32 = -9;
 
 /// P(z) = Σ P[j]·z^j (68-bit coefficients).
 pub const P: [Wide; 5] = [
@@ -20,11 +20,11 @@ pub const P: [Wide; 5] = [
         exp: 0,
         m: 0xB9F2_5A5E_EF7C_79A2_C000_0000_0000_0000,
     },
-    // p1: -0.199440822624778830999836
+    // p1: -0.1994408226247862309998417
     Wide {
         neg: true,
         exp: -3,
-        m: 0xCC3A_370A_A49E_C866_B000_0000_0000_0000,
+        m: 0xCC3A_370A_A4A7_1D4E_5000_0000_0000_0000,
     },
     // p2: 0.005703238642812881103990672
     Wide {
@@ -54,11 +54,11 @@ pub const Q: [Wide; 5] = [
         exp: 0,
         m: 0xB9F2_5A5E_EF7C_79A2_C000_0000_0000_0000,
     },
-    // q1: -0.6836769982748099955839605
+    // q1: -0.6836769982748173955822721
     Wide {
         neg: true,
         exp: -1,
-        m: 0xAF05_74AC_9E25_5886_3000_0000_0000_0000,
+        m: 0xAF05_74AC_9E27_6DC0_1000_0000_0000_0000,
     },
     // q2: 0.03990110114107041380010119
     Wide {
