@@ -46,7 +46,7 @@ ONE = (0x3FFF, 1 << 63)
 # a = A_M * 2^-65 (66 significant bits), as read by constant() on an AMD EPYC host.
 A_M = 0x2E7C9697BBDF1E68B
 P_COEF = [
-    "-0.199440822624778831",
+    "-0.199440822624786231",  # see refine_p1 in tan.py
     "0.005703238642812881104",
     "-0.00004187405594434949192",
     "4.252509553594045704e-8",

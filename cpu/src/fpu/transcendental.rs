@@ -115,6 +115,41 @@ fn tan_small(r: Wide) -> Wide {
         .plus(r7.times(Wide::from_u64(17)).div_small(315))
 }
 
+/// `v` rounded to nearest (ties to even) at [`fit::tan::INTERNAL_BITS`] significant bits.
+fn tan_internal(v: Wide) -> Wide {
+    v.round_nearest(fit::tan::INTERNAL_BITS)
+}
+
+/// tan x for 0 < x < 2^[`fit::tan::SMALL_LIMIT`] as the reference hardware evaluates it (see
+/// `fit::tan`), rounded under `control`: the rounded numerator x·P(z) divided by the rounded
+/// Q(z) with an exact remainder, since for tiny x the quotient round68(x·a)/a can be exactly x
+/// (the host then returns x in every rounding mode).
+fn tan_model(x: Wide, control: u16) -> Rounded {
+    let z = tan_internal(x.times(x));
+    let horner = |c: &[Wide]| {
+        let (last, rest) = c.split_last().expect("coefficients");
+        rest.iter().rev().fold(tan_internal(*last), |v, &k| {
+            tan_internal(tan_internal(v.times(z)).plus(k))
+        })
+    };
+    let num = tan_internal(x.times(horner(&fit::tan::P)));
+    let den = horner(&fit::tan::Q);
+    // 68-bit significands (num.m and den.m have bit 127 set), divided in two 59-bit steps:
+    // n/d × 2^118 with a sticky bit for a nonzero remainder.
+    let drop = 128 - fit::tan::INTERNAL_BITS;
+    let (n, d) = (num.m >> drop, den.m >> drop);
+    let (hi, rem) = ((n << 59) / d, (n << 59) % d);
+    let (lo, rem) = ((rem << 59) / d, (rem << 59) % d);
+    let q = (hi << 59) | lo | u128::from(rem != 0);
+    // Value q × 2^(num.exp − den.exp − 118); round_pack normalizes q to bit 127.
+    round_pack(
+        x.neg,
+        num.exp - den.exp - 118 + 127 + BIAS,
+        q,
+        &Rounding::full(control),
+    )
+}
+
 /// FSIN, FCOS or FPTAN's tangent of `x`; `None` when |x| ≥ 2^63 (out of range).
 pub fn trig(x: F80, which: Trig, control: u16) -> Option<Rounded> {
     if let Some(nan) = nan_operand(x) {
@@ -130,6 +165,9 @@ pub fn trig(x: F80, which: Trig, control: u16) -> Option<Rounded> {
         return None;
     }
     let de = denormal_flag(x, x);
+    if which == Trig::Tan && x.exp() != 0 && i32::from(x.exp()) - BIAS < fit::tan::SMALL_LIMIT {
+        return Some(with_flags(tan_model(Wide::from_f80(x), control), de));
+    }
     let (q, r) = reduce(x);
     let (s, c) = if which == Trig::Tan {
         sin_cos_series(r)

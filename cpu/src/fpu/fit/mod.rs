@@ -4,3 +4,4 @@ pub mod atan;
 pub mod exp2;
 pub mod log2;
 pub mod sincos;
+pub mod tan;
