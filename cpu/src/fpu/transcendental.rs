@@ -8,10 +8,10 @@
 //! reference hardware (AMD's Zen-family x87 unit), fitted to measurements of that unit by the
 //! generators in `scripts/x87-fit/` (see `fit`), instead of the exact functions: FSIN, FCOS
 //! and FSINCOS (its sine and cosine polynomials), FPATAN (its 68-bit ratio and arctangent
-//! error), FYL2X and FYL2XP1 (its 68-bit log2) and F2XM1 for |x| < 2^-32. FPTAN and larger
-//! F2XM1 arguments are still evaluated exactly and correctly rounded: the hardware's methods
-//! for them are not yet known (`scripts/x87-fit/tan_structure.py` and `exp2_structure.py`
-//! record what was measured).
+//! error), FYL2X and FYL2XP1 (its 68-bit log2), FPTAN for |x| < 2^-9 (its rational P/Q) and
+//! F2XM1 for |x| < 2^-32. Larger FPTAN and F2XM1 arguments are still evaluated exactly and
+//! correctly rounded: the hardware's methods there are not yet known
+//! (`scripts/x87-fit/tan_structure.py` and `exp2_structure.py` record what was measured).
 //!
 //! Trigonometric arguments are reduced as the Intel x87 does (SDM vol. 1 §8.3.10): modulo
 //! π/2 using a 66-bit approximation of π, exactly; |x| ≥ 2^63 is out of range (C2 set, the
