@@ -6,6 +6,10 @@
 //! Y into ST(1) (ignored by one-operand instructions). Output, one line per case:
 //! `ST0_SE ST0_SIG ST1_SE ST1_SIG STATUS`, the stack after the instruction (ST(1) is the second
 //! result of FSINCOS and FPTAN and left over otherwise) and the status word.
+//!
+//! With `--emulator` the emulator's FPTAN and F2XM1 answer instead (the other instructions
+//! are only run on the host), with the same output, so a script can compare the two region by
+//! region. Only the registers are meaningful then; the status word is 0.
 
 #[cfg(target_arch = "x86_64")]
 fn run(op: &str, x: [u8; 10], y: [u8; 10], control: u16) -> Option<([u8; 10], [u8; 10], u16)> {
@@ -48,6 +52,29 @@ fn run(op: &str, x: [u8; 10], y: [u8; 10], control: u16) -> Option<([u8; 10], [u
     Some((st0, st1, status))
 }
 
+/// The emulator's answer for the one-result instructions the fitters compare.
+fn emulate(op: &str, x: [u8; 10], y: [u8; 10], control: u16) -> Option<([u8; 10], [u8; 10], u16)> {
+    use webx86_cpu::fpu::float80::F80;
+    use webx86_cpu::fpu::transcendental::{exp2m1, trig, Trig};
+    let f80 = |b: [u8; 10]| {
+        let sig = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+        let se = u16::from_le_bytes([b[8], b[9]]);
+        F80::new(se & 0x8000 != 0, se & 0x7FFF, sig)
+    };
+    let bytes = |f: F80| {
+        let mut b = [0u8; 10];
+        b[..8].copy_from_slice(&f.sig.to_le_bytes());
+        b[8..].copy_from_slice(&(u16::from(f.sign()) << 15 | f.exp()).to_le_bytes());
+        b
+    };
+    let one = bytes(F80::new(false, 0x3FFF, 1 << 63));
+    match op {
+        "fptan" => trig(f80(x), Trig::Tan, control).map(|r| (one, bytes(r.f80()), 0)),
+        "f2xm1" => Some((bytes(exp2m1(f80(x), control).f80()), y, 0)),
+        _ => None,
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 fn main() {
     use std::io::{BufRead, Write};
@@ -65,6 +92,7 @@ fn main() {
         format!("{:04x} {sig:016x}", u16::from_le_bytes([b[8], b[9]]))
     }
 
+    let emulator = std::env::args().any(|a| a == "--emulator");
     let stdin = std::io::stdin();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (number, line) in stdin.lock().lines().enumerate() {
@@ -74,7 +102,13 @@ fn main() {
             [op, xse, xsig, yse, ysig, cw] => f80(xse, xsig)
                 .zip(f80(yse, ysig))
                 .zip(u16::from_str_radix(cw, 16).ok())
-                .and_then(|((x, y), cw)| run(op, x, y, cw)),
+                .and_then(|((x, y), cw)| {
+                    if emulator {
+                        emulate(op, x, y, cw)
+                    } else {
+                        run(op, x, y, cw)
+                    }
+                }),
             _ => None,
         };
         let Some((st0, st1, status)) = parsed else {

@@ -30,13 +30,14 @@ def build_probe():
     )
 
 
-def host(cases):
-    """Runs [(op, (x_se, x_sig), (y_se, y_sig), control)] on the host; returns
-    [((st0_se, st0_sig), (st1_se, st1_sig), status)]."""
+def host(cases, emulator=False):
+    """Runs [(op, (x_se, x_sig), (y_se, y_sig), control)] on the host (or, with `emulator`,
+    FPTAN and F2XM1 on the emulator); returns [((st0_se, st0_sig), (st1_se, st1_sig), status)]."""
     lines = "".join(
         f"{op} {x[0]:04x} {x[1]:016x} {y[0]:04x} {y[1]:016x} {cw:04x}\n" for op, x, y, cw in cases
     )
-    out = subprocess.run([PROBE], input=lines, capture_output=True, text=True, check=True).stdout
+    args = [PROBE, "--emulator"] if emulator else [PROBE]
+    out = subprocess.run(args, input=lines, capture_output=True, text=True, check=True).stdout
     results = []
     for line in out.splitlines():
         a, b, c, d, s = line.split()
