@@ -72,7 +72,7 @@ fn out_of_domain(name: &str, start: &[u8; 108]) -> bool {
 /// The share of random cases that must be bit-exact for `name`. The emulator evaluates the
 /// approximations of its reference hardware (AMD's Zen-family x87 unit), fitted by
 /// `scripts/x87-fit/`: FSIN, FCOS, FSINCOS, FPATAN, FYL2X and FYL2XP1 are modelled and agree
-/// in over 99% of cases there. F2XM1 is modelled for |x| < 2^-32 only (about 98% in all) and
+/// in over 99% of cases there. F2XM1 is modelled for |x| < 2^-31 only (about 98.4% in all) and
 /// FPTAN for |x| < 2^-9 only (about 97%); their floors only guard against regressions. Other hosts round
 /// differently (each vendor's microcode has its own polynomials); against them only the
 /// one-ulp bound and a looser floor apply.

@@ -9,7 +9,7 @@
 //! generators in `scripts/x87-fit/` (see `fit`), instead of the exact functions: FSIN, FCOS
 //! and FSINCOS (its sine and cosine polynomials), FPATAN (its 68-bit ratio and arctangent
 //! error), FYL2X and FYL2XP1 (its 68-bit log2), FPTAN for |x| < 2^-9 (its rational P/Q) and
-//! F2XM1 for |x| < 2^-32. Larger FPTAN and F2XM1 arguments are still evaluated exactly and
+//! F2XM1 for |x| < 2^-31. Larger FPTAN and F2XM1 arguments are still evaluated exactly and
 //! correctly rounded: the hardware's methods there are not yet known
 //! (`scripts/x87-fit/tan_structure.py` and `exp2_structure.py` record what was measured).
 //!
@@ -383,17 +383,14 @@ fn exp2_internal(v: Wide) -> Wide {
 }
 
 /// 2^x − 1 for 0 < |x| < 2^[`fit::exp2::SMALL_LIMIT`] as the reference hardware evaluates
-/// it (see `fit::exp2`): t = x·A and S = C0 + q(t) − Q2·t² rounded to the internal precision,
-/// q(t) = (expm1(t·B)/t − B)/K, then t·K·S plus the t² term of the factor, CUBE·t³.
+/// it (see `fit::exp2`): the Cody–Waite form 2tP/(Q − tP) with P = 1/2, that is t/D, where
+/// t = x·A, Q = t/expm1(t·B) + t/2 and D = Q − t/2 are each rounded to the internal precision.
 fn exp2m1_small(x: Wide) -> Wide {
-    use fit::exp2::{A, B, C0, CUBE, K, Q2};
+    use fit::exp2::{A, B};
     let t = exp2_internal(x.times(A));
-    let t2 = t.times(t);
-    let q = expm1(t.times(B)).over(t).minus(B).over(K);
-    let s = exp2_internal(C0.plus(q).minus(Q2.times(t2)));
-    // t·K·S as t·(B + K·(S − C0)): S − C0 is exact, and tiny t give t·B exactly.
-    t.times(B.plus(K.times(s.minus(C0))))
-        .plus(CUBE.times(t2).times(t))
+    let half_t = t.scale(-1);
+    let q = exp2_internal(t.over(expm1(t.times(B))).plus(half_t));
+    t.over(exp2_internal(q.minus(half_t)))
 }
 
 /// F2XM1: 2^x − 1, defined for −1 ≤ x ≤ 1 (larger arguments are split into an integer and a
