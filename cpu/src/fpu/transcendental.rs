@@ -9,9 +9,9 @@
 //! generators in `scripts/x87-fit/` (see `fit`), instead of the exact functions: FSIN, FCOS
 //! and FSINCOS (its sine and cosine polynomials), FPATAN (its 68-bit ratio and arctangent
 //! error), FYL2X and FYL2XP1 (its 68-bit log2), FPTAN for |x| < 2^-9 (its rational P/Q) and
-//! F2XM1 for |x| < 2^-31. Larger FPTAN and F2XM1 arguments are still evaluated exactly and
-//! correctly rounded: the hardware's methods there are not yet known
-//! (`scripts/x87-fit/tan_structure.py` and `exp2_structure.py` record what was measured).
+//! F2XM1 for |x| < 2^-15 (its Cody–Waite rational). Larger FPTAN and F2XM1 arguments are
+//! still evaluated exactly and correctly rounded: the hardware's methods there are not yet
+//! fully known (`scripts/x87-fit/tan_structure.py` and `exp2.py` record what was measured).
 //!
 //! Trigonometric arguments are reduced as the Intel x87 does (SDM vol. 1 §8.3.10): modulo
 //! π/2 using a 66-bit approximation of π, exactly; |x| ≥ 2^63 is out of range (C2 set, the
@@ -383,14 +383,18 @@ fn exp2_internal(v: Wide) -> Wide {
 }
 
 /// 2^x − 1 for 0 < |x| < 2^[`fit::exp2::SMALL_LIMIT`] as the reference hardware evaluates
-/// it (see `fit::exp2`): the Cody–Waite form 2tP/(Q − tP) with P = 1/2, that is t/D, where
-/// t = x·A, Q = t/expm1(t·B) + t/2 and D = Q − t/2 are each rounded to the internal precision.
+/// it (see `fit::exp2`): the Cody–Waite form 2·O/(E − O), O/E ≈ tanh(x·ln2/2), with
+/// R = A/2 + R1·x², O = x·R, E = C0 + x·R/tanh(x·ln2/2) − A/ln2 (R unrounded there) and
+/// D = E − O each rounded to the internal precision.
 fn exp2m1_small(x: Wide) -> Wide {
-    use fit::exp2::{A, B};
-    let t = exp2_internal(x.times(A));
-    let half_t = t.scale(-1);
-    let q = exp2_internal(t.over(expm1(t.times(B))).plus(half_t));
-    t.over(exp2_internal(q.minus(half_t)))
+    use fit::exp2::{A, A_OVER_LN2, C0, R1};
+    let r = A.scale(-1).plus(R1.times(x.times(x)));
+    let o = exp2_internal(x.times(exp2_internal(r)));
+    // x/tanh(x·ln2/2) = x·(e^y + 1)/(e^y − 1) with y = x·ln2.
+    let em1 = expm1(x.times(LN2));
+    let x_over_tanh = x.times(em1.plus(Wide::ONE.scale(1))).over(em1);
+    let e = exp2_internal(C0.plus(r.times(x_over_tanh)).minus(A_OVER_LN2));
+    o.scale(1).over(exp2_internal(e.minus(o)))
 }
 
 /// F2XM1: 2^x − 1, defined for −1 ≤ x ≤ 1 (larger arguments are split into an integer and a
