@@ -72,7 +72,7 @@ fn out_of_domain(name: &str, start: &[u8; 108]) -> bool {
 /// The share of random cases that must be bit-exact for `name`. The emulator evaluates the
 /// approximations of its reference hardware (AMD's Zen-family x87 unit), fitted by
 /// `scripts/x87-fit/`: FSIN, FCOS, FSINCOS, FPATAN, FYL2X and FYL2XP1 are modelled and agree
-/// in over 99% of cases there; so does F2XM1, modelled for |x| < 2^-15 (about 99.2% in all).
+/// in over 99% of cases there; so does F2XM1, modelled for |x| < 2^-13 (about 99.3% in all).
 /// FPTAN is modelled for |x| < 2^-9 only (about 97%); its floor only guards against
 /// regressions. Other hosts round differently (each vendor's microcode has its own
 /// polynomials); against them only the one-ulp bound and a looser floor apply.

@@ -9,7 +9,7 @@
 //! generators in `scripts/x87-fit/` (see `fit`), instead of the exact functions: FSIN, FCOS
 //! and FSINCOS (its sine and cosine polynomials), FPATAN (its 68-bit ratio and arctangent
 //! error), FYL2X and FYL2XP1 (its 68-bit log2), FPTAN for |x| < 2^-9 (its rational P/Q) and
-//! F2XM1 for |x| < 2^-15 (its Cody–Waite rational). Larger FPTAN and F2XM1 arguments are
+//! F2XM1 for |x| < 2^-13 (its Cody–Waite rational). Larger FPTAN and F2XM1 arguments are
 //! still evaluated exactly and correctly rounded: the hardware's methods there are not yet
 //! fully known (`scripts/x87-fit/tan_structure.py` and `exp2.py` record what was measured).
 //!
@@ -384,11 +384,12 @@ fn exp2_internal(v: Wide) -> Wide {
 
 /// 2^x − 1 for 0 < |x| < 2^[`fit::exp2::SMALL_LIMIT`] as the reference hardware evaluates
 /// it (see `fit::exp2`): the Cody–Waite form 2·O/(E − O), O/E ≈ tanh(x·ln2/2), with
-/// R = A/2 + R1·x², O = x·R, E = C0 + x·R/tanh(x·ln2/2) − A/ln2 (R unrounded there) and
-/// D = E − O each rounded to the internal precision.
+/// R = A/2 + R1·x² + R2·x⁴, O = x·R, E = C0 + x·R/tanh(x·ln2/2) − A/ln2 (R unrounded
+/// there) and D = E − O each rounded to the internal precision.
 fn exp2m1_small(x: Wide) -> Wide {
-    use fit::exp2::{A, A_OVER_LN2, C0, R1};
-    let r = A.scale(-1).plus(R1.times(x.times(x)));
+    use fit::exp2::{A, A_OVER_LN2, C0, R1, R2};
+    let w = x.times(x);
+    let r = A.scale(-1).plus(R1.times(w)).plus(R2.times(w).times(w));
     let o = exp2_internal(x.times(exp2_internal(r)));
     // x/tanh(x·ln2/2) = x·(e^y + 1)/(e^y − 1) with y = x·ln2.
     let em1 = expm1(x.times(LN2));
