@@ -24,15 +24,23 @@ From 2^-9 it stops doing so within half a binade, and it ends up no better than 
 value. These do not explain that onset (each leaves the misfits where they are):
 
 * z = x^2 rounded to 44..68 bits, to nearest or down;
-* shifting p1 by up to 3e-15;
-* moving p2 by 1e-16 to 1e-5 along the direction that leaves P/Q unchanged (Q derived from P
-  as x * P / tan x);
-* forming the result as x + (tan x - x) rounded.
+* shifting p1 (with q1) by 1e-15 to 1e-9;
+* forming the result as x + (tan x - x) rounded;
 * P or Q left unrounded, or each formed as its constant plus a separately rounded tail.
   Below 2^-9 all of these fit worse than the model (13 to 20 misfits against 2 to 7).
 
-The error curve over [0, pi/4] is that of one (4,4) rational (tan_structure.py). So the change
-is in how the steps are evaluated or rounded from ~2^-9 on, not in the approximation.
+What does help is moving the higher coefficients of P and Q together, along the direction
+that leaves P/Q and so the error curve unchanged. That direction is invisible to the curve fit
+behind tan.rs, but not to the 68-bit roundings of P and Q. On 8 regions from 0.0013 to 0.006
+(800 arguments each, misfits summed):
+
+* the fitted coefficients give 180 (the exact tangent 173);
+* p2 and q2 both + 1e-10 give 2 at 0.0027 and 4 at 1.2 * 2^-9, but 23 at 0.97 * 2^-9;
+* p2, q2 both - 2e-11 with p3, q3 both + 1.75e-5 give 78 (0 at 0.97 * 2^-9).
+
+The best shift grows with x, so p3 and then p4 take part. The coefficients above p1 are
+therefore off along that direction, and they can be pinned region by region, as exp2.py's
+narrow() pins F2XM1's. That is not done yet.
 
 Run: python3 scripts/x87-fit/tan_regions.py LOW HIGH N  (N regions spaced geometrically;
 under a second a region)
