@@ -71,18 +71,15 @@ fn out_of_domain(name: &str, start: &[u8; 108]) -> bool {
 
 /// The share of random cases that must be bit-exact for `name`. The emulator evaluates the
 /// approximations of its reference hardware (AMD's Zen-family x87 unit), fitted by
-/// `scripts/x87-fit/`: FSIN, FCOS, FSINCOS, FPATAN, FYL2X and FYL2XP1 are modelled and agree
-/// in over 99% of cases there; so does F2XM1, modelled for |x| < 2^-13 (about 99.3% in all).
-/// FPTAN is modelled for |x| < 2^-9 only (about 97%); its floor only guards against
-/// regressions. Other hosts round differently (each vendor's microcode has its own
+/// `scripts/x87-fit/`: FSIN, FCOS, FSINCOS, FPTAN, FPATAN, FYL2X and FYL2XP1 are modelled
+/// throughout and agree in over 99% of cases there; so does F2XM1, modelled for |x| < 2^-13
+/// (about 99.3% in all). Other hosts round differently (each vendor's microcode has its own
 /// polynomials); against them only the one-ulp bound and a looser floor apply.
-fn bit_exact_floor(name: &str) -> f64 {
-    if !machine::host::is_reference_hardware() {
-        return 90.0;
-    }
-    match name {
-        "fptan" => 95.5,
-        _ => 99.0,
+fn bit_exact_floor(_name: &str) -> f64 {
+    if machine::host::is_reference_hardware() {
+        99.0
+    } else {
+        90.0
     }
 }
 

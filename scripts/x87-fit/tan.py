@@ -1,60 +1,73 @@
-"""Writes cpu/src/fpu/fit/tan.rs: the reference hardware's FPTAN for small arguments.
+"""Writes cpu/src/fpu/fit/tan.rs: the reference hardware's FPTAN core on |r| <= pi/4.
 
-The structure and its evidence are in tan_structure.py: tan x = round(round68(x * P(z)) /
-round68(Q(z))), z = round68(x * x), P and Q of degree 4 in z evaluated by Horner with every
-step rounded to nearest at 68 bits, P(0) = Q(0) = a (a 66-bit constant read bit by bit from the
-host here), q1 = p1 - a/3. With p1 as recorded in tan_structure.py (re-centred here by
-refine_p1) the model reproduces the host's directed-rounding results on hard cases (tangent
-within 0.08 ulp of a 64-bit value) in all of them below 2^-13 and in about 97% in 2^-13..2^-9,
-against ~82% for the correctly rounded tangent; from 2^-9 up the higher coefficients (fitted to
-the error curve with an older p1, off by 7.4e-15) are not precise enough and correct rounding
-does better, so the emulator uses the model below 2^[`SMALL_LIMIT`] only.
-Checked and ruled out as a cause of the remaining misfits (150 hard cases per binade,
-2^-13..1): fused Horner steps, an unrounded z, coefficients stored to 64 or 66 bits, a Newton
-reciprocal instead of the division, the quotient rounded to 66..72 bits, an unrounded numerator,
-x * round68(P/Q), and truncating instead of rounding z, the products, the sums or the numerator.
+Structure (measured; tan_pin.py's doc has the evidence): z = rn68(r * r); P(z) and Q(z) of
+degree 4 by Horner, each product rounded to nearest at 68 bits, the inner sums kept exact and
+the last sum (the constant term added) rounded to 68 bits; tan r = rn68(r * P) / Q, rounded
+once. P(0) = Q(0) = a and q4 = 2^-19 exactly.
 
-Run: python3 scripts/x87-fit/tan.py  (needs the x87_probe example; a few seconds)
+The other coefficients are least-squares fits to the measured values of P(z) and Q(z) in
+tan_targets.json: tan_pin.py finds, region by region, the shifts of P and Q (in 1/16 of their
+68-bit unit) that make the model reproduce the host's rounding of ~1600 random arguments, and
+records P(z) and Q(z) so pinned. Rerunning this script reproduces the committed tan.rs; rerun
+`tan_pin.py --measure` to re-measure the targets (about 10 minutes).
+
+Run: python3 scripts/x87-fit/tan.py
 """
 
+import json
 import os
-import random
 
 import mpmath as mp
 
 import probe
-import tan_structure
 
-SMALL_LIMIT = -9
+mp.mp.prec = 300
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGETS = os.path.join(HERE, "tan_targets.json")
+OUT = os.path.join(HERE, "..", "..", "cpu", "src", "fpu", "fit", "tan.rs")
+
+# a = P(0) = Q(0): read bit by bit from the host's tiny-argument results (tan_structure.py).
+A = mp.mpf(0xB9F25A5EEF7C79A2C) * mp.mpf(2) ** -67
+Q4 = mp.mpf(2) ** -19
+UNIT = mp.mpf(2) ** -67  # the 68-bit unit of P and Q, which lie in [1, 2)
 
 
-def refine_p1(p, q, count=150, seed=7):
-    """p1 (with q1 = p1 - a/3) re-centred on hard cases in 2^-12 <= x < 2^-9, where z is large
-    enough that p1 must be known to ~1e-16: the shift (in steps of 1e-16 over +-1.5e-15) that
-    reproduces the most directed-rounding results. A tied shift of p1 and q1 moves P/Q only in
-    second order, so this is a check on the roundings of P and Q, not on the curve."""
-    rng = random.Random(seed)
-    cases = []
-    for e in (-12, -11, -10):
-        xs = tan_structure.hard_cases(e, count, rng)
-        cases += list(zip([probe.to_mpf(f) for f in xs], tan_structure.directed(xs)))
+def r68(v):
+    return mp.fadd(v, 0, prec=68, rounding="n")
 
-    def agree(d):
-        pp, qq = list(p), list(q)
-        pp[1] += d
-        qq[1] += d
-        ok = 0
-        for x, h in cases:
-            v = tan_structure.model(x, pp, qq)
-            ok += (mp.fadd(v, 0, prec=64, rounding="f"), mp.fadd(v, 0, prec=64, rounding="c")) == h
-        return ok
 
-    best = max((agree(mp.mpf(i) * mp.mpf("1e-16")), i) for i in range(-15, 16))
-    print(f"p1 refined by {best[1]}e-16: {best[0]}/{len(cases)} hard cases in 2^-12..2^-9 agree")
-    p, q = list(p), list(q)
-    p[1] += best[1] * mp.mpf("1e-16")
-    q[1] += best[1] * mp.mpf("1e-16")
-    return p, q
+def poly(c, z):
+    """Σ c[j]·z^j."""
+    return sum(k * mp.mpf(z) ** j for j, k in enumerate(c))
+
+
+def solve(rows, rhs):
+    """Least squares in mpmath (normal equations on column-scaled rows)."""
+    n = len(rows[0])
+    scale = [max(abs(r[j]) for r in rows) for j in range(n)]
+    a = mp.matrix([[r[j] / scale[j] for j in range(n)] for r in rows])
+    b = mp.matrix(rhs)
+    x = mp.lu_solve(a.T * a, a.T * b)
+    return [x[j] / scale[j] for j in range(n)]
+
+
+def fit(targets, key, known):
+    """Coefficients 1.. of the polynomial through the targets' `key` values, with P(0) = a and
+    the `known` higher coefficients ({degree: value}) fixed; each target weighs 0.04 units."""
+    free = [j for j in range(1, 5) if j not in known]
+    rows, rhs = [], []
+    for t in targets:
+        z = mp.mpf(t["z"])
+        rows.append([z**j for j in free])
+        rhs.append(mp.mpf(t[key]) - A - sum(v * z**j for j, v in known.items()))
+    sol = dict(zip(free, solve(rows, rhs)))
+    sol.update(known)
+    return [A] + [r68(sol[j]) for j in range(1, 5)]
+
+
+def coefficients():
+    targets = json.load(open(TARGETS))
+    return fit(targets, "P", {}), fit(targets, "Q", {4: Q4}), targets
 
 
 def rust_wide(v, comment):
@@ -62,40 +75,34 @@ def rust_wide(v, comment):
 
 
 def write():
-    mp.mp.prec = 256
-    probe.build_probe()
-    m = tan_structure.constant()
-    if m != tan_structure.A_M:
-        raise SystemExit(f"the host's constant a = {m:#x} * 2^-65 differs from the recorded one")
-    ok, n = tan_structure.check_tiny(m)
-    if ok != n:
-        raise SystemExit(f"round68(x*a)/a reproduces only {ok}/{n} tiny-argument results")
-    p, q = refine_p1(*tan_structure.coefficients())
-    p = [tan_structure.r68(c) for c in p]
-    q = [tan_structure.r68(c) for c in q]
+    p, q, targets = coefficients()
+    worst = max(
+        abs(mp.mpf(t[k]) - poly(cs, t["z"])) / UNIT
+        for t in targets
+        for k, cs in (("P", p), ("Q", q))
+    )
     text = [
-        f"//! generated by scripts/x87-fit/tan.py on {probe.cpu_model()}; do not edit.\n",
+        "//! generated by scripts/x87-fit/tan.py from tan_targets.json (measured on AMD EPYC);\n",
+        "//! do not edit.\n",
         "//!\n",
-        "//! The reference hardware's tangent for |x| < 2^[`SMALL_LIMIT`] (see the script's doc):\n",
-        "//! z = x·x, P(z) and Q(z) by Horner with every step rounded to nearest at\n",
-        "//! [`INTERNAL_BITS`] bits, tan x = (x·P rounded) / Q, rounded once.\n\n",
+        "//! The reference hardware's tangent on |r| <= pi/4 (see the script's doc): z = r·r,\n",
+        "//! P(z) and Q(z) by Horner with the products rounded to nearest at [`INTERNAL_BITS`] bits,\n",
+        "//! the last sum rounded likewise, tan r = (r·P rounded) / Q, rounded once.\n",
+        f"//! Worst distance from a measured P(z) or Q(z): {mp.nstr(worst, 2)} of their 68-bit unit.\n\n",
         "use super::super::wide::Wide;\n\n",
         "/// Significant bits of the hardware's intermediate values.\n",
         "pub const INTERNAL_BITS: u32 = 68;\n\n",
-        "/// The model holds for |x| < 2^SMALL_LIMIT.\n",
-        f"pub const SMALL_LIMIT: i32 = {SMALL_LIMIT};\n\n",
         "/// P(z) = Σ P[j]·z^j (68-bit coefficients).\n",
         f"pub const P: [Wide; {len(p)}] = [\n",
     ]
     text += [rust_wide(c, f"p{j}") for j, c in enumerate(p)]
-    text += ["];\n\n", "/// Q(z) = Σ Q[j]·z^j (68-bit coefficients).\n", f"pub const Q: [Wide; {len(q)}] = [\n"]
+    text += ["];\n\n", "/// Q(z) = Σ Q[j]·z^j (68-bit coefficients; q4 = 2^-19).\n"]
+    text += [f"pub const Q: [Wide; {len(q)}] = [\n"]
     text += [rust_wide(c, f"q{j}") for j, c in enumerate(q)]
     text.append("];\n")
-    here = os.path.dirname(os.path.abspath(__file__))
-    out = os.path.join(here, "..", "..", "cpu", "src", "fpu", "fit", "tan.rs")
-    with open(out, "w") as f:
+    with open(OUT, "w") as f:
         f.write("".join(text))
-    print(f"wrote {os.path.normpath(out)}")
+    print(f"wrote {os.path.normpath(OUT)} (worst target residual {mp.nstr(worst, 3)} units)")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""What is known of the host's FPTAN structure (no emulator model yet): measures and checks it.
+"""How FPTAN's structure was first established; measures and checks it, writes nothing.
+
+Superseded for the coefficients: tan_pin.py pins P and Q from the host's roundings and tan.py
+writes the model (which keeps the inner Horner sums exact). Part 1 below is still where the
+constant term a comes from; parts 2 and 3 record the curve-fitted model and why it broke down
+from 2^-11 up: its coefficients were off along directions the error curve cannot see.
 
 1. The scale constant. For tiny x (tan x = x far beyond 64 bits) the host's pre-rounding value
    is round68(x * a) / a: the product of x with a 66-bit constant a is rounded to nearest at
@@ -46,7 +51,7 @@ ONE = (0x3FFF, 1 << 63)
 # a = A_M * 2^-65 (66 significant bits), as read by constant() on an AMD EPYC host.
 A_M = 0x2E7C9697BBDF1E68B
 P_COEF = [
-    "-0.199440822624786231",  # see refine_p1 in tan.py
+    "-0.199440822624786231",  # refined on directed roundings (older tan.py)
     "0.005703238642812881104",
     "-0.00004187405594434949192",
     "4.252509553594045704e-8",

@@ -7,11 +7,12 @@
 //! thirty. To round as hardware does, the emulator evaluates the approximations of its
 //! reference hardware (AMD's Zen-family x87 unit), fitted to measurements of that unit by the
 //! generators in `scripts/x87-fit/` (see `fit`), instead of the exact functions: FSIN, FCOS
-//! and FSINCOS (its sine and cosine polynomials), FPATAN (its 68-bit ratio and arctangent
-//! error), FYL2X and FYL2XP1 (its 68-bit log2), FPTAN for |x| < 2^-9 (its rational P/Q) and
-//! F2XM1 for |x| < 2^-13 (its Cody–Waite rational). Larger FPTAN and F2XM1 arguments are
-//! still evaluated exactly and correctly rounded: the hardware's methods there are not yet
-//! fully known (`scripts/x87-fit/tan_structure.py` and `exp2.py` record what was measured).
+//! and FSINCOS (its sine and cosine polynomials), FPTAN (its rational P/Q with 68-bit
+//! intermediates, and Q/P in the odd quadrants), FPATAN (its 68-bit ratio and arctangent
+//! error), FYL2X and FYL2XP1 (its 68-bit log2) and F2XM1 for |x| < 2^-13 (its Cody–Waite
+//! rational). Larger F2XM1 arguments are still evaluated exactly and correctly rounded: the
+//! hardware's method there is not yet fully known (`scripts/x87-fit/exp2.py` records what was
+//! measured).
 //!
 //! Trigonometric arguments are reduced as the Intel x87 does (SDM vol. 1 §8.3.10): modulo
 //! π/2 using a 66-bit approximation of π, exactly; |x| ≥ 2^63 is out of range (C2 set, the
@@ -65,28 +66,6 @@ fn reduce(x: F80) -> (u32, Wide) {
     ((q & 3) as u32, r)
 }
 
-/// sin r and cos r for |r| ≤ π/4 by their Taylor series.
-fn sin_cos_series(r: Wide) -> (Wide, Wide) {
-    let r2 = r.times(r);
-    let mut sin = r;
-    let mut term = r;
-    let mut k = 1u64;
-    while !term.is_zero() && term.exp > sin.exp - 140 {
-        term = r2.times(term).div_small((2 * k) * (2 * k + 1)).negated();
-        sin = sin.plus(term);
-        k += 1;
-    }
-    let mut cos = Wide::ONE;
-    let mut term = Wide::ONE;
-    let mut k = 1u64;
-    while !term.is_zero() && term.exp > -140 {
-        term = r2.times(term).div_small((2 * k - 1) * (2 * k)).negated();
-        cos = cos.plus(term);
-        k += 1;
-    }
-    (sin, cos)
-}
-
 /// `p(z)` by Horner's rule, coefficients lowest power first.
 fn horner(coefficients: &[Wide], z: Wide) -> Wide {
     coefficients
@@ -120,20 +99,30 @@ fn tan_internal(v: Wide) -> Wide {
     v.round_nearest(fit::tan::INTERNAL_BITS)
 }
 
-/// tan x for 0 < x < 2^[`fit::tan::SMALL_LIMIT`] as the reference hardware evaluates it (see
-/// `fit::tan`), rounded under `control`: the rounded numerator x·P(z) divided by the rounded
-/// Q(z) with an exact remainder, since for tiny x the quotient round68(x·a)/a can be exactly x
-/// (the host then returns x in every rounding mode).
-fn tan_model(x: Wide, control: u16) -> Rounded {
-    let z = tan_internal(x.times(x));
-    let horner = |c: &[Wide]| {
-        let (last, rest) = c.split_last().expect("coefficients");
-        rest.iter().rev().fold(tan_internal(*last), |v, &k| {
-            tan_internal(tan_internal(v.times(z)).plus(k))
-        })
-    };
-    let num = tan_internal(x.times(horner(&fit::tan::P)));
-    let den = horner(&fit::tan::Q);
+/// `c`(z) as the reference hardware's FPTAN evaluates it (see `fit::tan`): Horner's rule with
+/// each product rounded to [`fit::tan::INTERNAL_BITS`] bits, the inner sums exact and the last
+/// sum, with the constant term, rounded likewise.
+fn tan_horner(c: &[Wide], z: Wide) -> Wide {
+    let (last, rest) = c.split_last().expect("coefficients");
+    let (constant, middle) = rest.split_first().expect("coefficients");
+    let inner = middle
+        .iter()
+        .rev()
+        .fold(*last, |v, &k| tan_internal(v.times(z)).plus(k));
+    tan_internal(tan_internal(inner.times(z)).plus(*constant))
+}
+
+/// tan r (or, with `cot`, −1/tan r) for 0 < |r| ≤ π/4 as the reference hardware evaluates it
+/// (see `fit::tan`), with the sign `neg`, rounded under `control`: the rounded numerator r·P(z)
+/// and the rounded Q(z), one divided by the other with an exact remainder, since for tiny r
+/// the quotient round68(r·a)/a can be exactly r (the host then returns r in every rounding
+/// mode).
+fn tan_model(r: Wide, cot: bool, neg: bool, control: u16) -> Rounded {
+    let r = Wide { neg: false, ..r };
+    let z = tan_internal(r.times(r));
+    let num = tan_internal(r.times(tan_horner(&fit::tan::P, z)));
+    let den = tan_horner(&fit::tan::Q, z);
+    let (num, den) = if cot { (den, num) } else { (num, den) };
     // 68-bit significands (num.m and den.m have bit 127 set), divided in two 59-bit steps:
     // n/d × 2^118 with a sticky bit for a nonzero remainder.
     let drop = 128 - fit::tan::INTERNAL_BITS;
@@ -143,7 +132,7 @@ fn tan_model(x: Wide, control: u16) -> Rounded {
     let q = (hi << 59) | lo | u128::from(rem != 0);
     // Value q × 2^(num.exp − den.exp − 118); round_pack normalizes q to bit 127.
     round_pack(
-        x.neg,
+        neg,
         num.exp - den.exp - 118 + 127 + BIAS,
         q,
         &Rounding::full(control),
@@ -165,25 +154,27 @@ pub fn trig(x: F80, which: Trig, control: u16) -> Option<Rounded> {
         return None;
     }
     let de = denormal_flag(x, x);
-    if which == Trig::Tan && x.exp() != 0 && i32::from(x.exp()) - BIAS < fit::tan::SMALL_LIMIT {
-        return Some(with_flags(tan_model(Wide::from_f80(x), control), de));
-    }
     let (q, r) = reduce(x);
-    let (s, c) = if which == Trig::Tan {
-        sin_cos_series(r)
-    } else {
-        sin_cos_model(r)
-    };
+    if which == Trig::Tan {
+        if x.exp() == 0 {
+            // A denormal: tan x rounds to x, from above.
+            let value = tan_small(r);
+            let value = if x.sign() { value.negated() } else { value };
+            return Some(with_flags(value.round(control), de));
+        }
+        // tan is odd and has period π: −1/tan r in the odd quadrants.
+        let cot = q & 1 == 1;
+        let neg = x.sign() ^ r.neg ^ cot;
+        return Some(with_flags(tan_model(r, cot, neg, control), de));
+    }
+    let (s, c) = sin_cos_model(r);
     let value = match (which, q) {
         (Trig::Sin, 0) | (Trig::Cos, 3) => s,
         (Trig::Sin, 1) | (Trig::Cos, 0) => c,
         (Trig::Sin, 2) | (Trig::Cos, 1) => s.negated(),
-        (Trig::Sin, _) | (Trig::Cos, _) => c.negated(),
-        (Trig::Tan, 0) if r.exp < -20 => tan_small(r),
-        (Trig::Tan, q) if q & 1 == 0 => s.over(c),
-        (Trig::Tan, _) => c.over(s).negated(),
+        _ => c.negated(),
     };
-    // sin and tan are odd, cos even.
+    // sin is odd, cos even.
     let value = if x.sign() && which != Trig::Cos {
         value.negated()
     } else {
