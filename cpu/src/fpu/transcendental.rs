@@ -156,7 +156,9 @@ pub fn trig(x: F80, which: Trig, control: u16) -> Option<Rounded> {
     let de = denormal_flag(x, x);
     let (q, r) = reduce(x);
     if which == Trig::Tan {
-        if x.exp() == 0 {
+        // r is never zero (π66 is odd and wider than any significand), but a zero would
+        // divide by zero in the odd quadrants: keep it on the series path.
+        if x.exp() == 0 || r.is_zero() {
             // A denormal: tan x rounds to x, from above.
             let value = tan_small(r);
             let value = if x.sign() { value.negated() } else { value };
