@@ -7,7 +7,7 @@
 //! `ST0_SE ST0_SIG ST1_SE ST1_SIG STATUS`, the stack after the instruction (ST(1) is the second
 //! result of FSINCOS and FPTAN and left over otherwise) and the status word.
 //!
-//! With `--emulator` the emulator's FPTAN and F2XM1 answer instead (the other instructions
+//! With `--emulator` the emulator's FPTAN, F2XM1, FSIN and FCOS answer instead (the other instructions
 //! are only run on the host), with the same output, so a script can compare the two region by
 //! region. Only the registers are meaningful then; the status word is 0.
 
@@ -71,6 +71,8 @@ fn emulate(op: &str, x: [u8; 10], y: [u8; 10], control: u16) -> Option<([u8; 10]
     match op {
         "fptan" => trig(f80(x), Trig::Tan, control).map(|r| (one, bytes(r.f80()), 0)),
         "f2xm1" => Some((bytes(exp2m1(f80(x), control).f80()), y, 0)),
+        "fsin" => trig(f80(x), Trig::Sin, control).map(|r| (bytes(r.f80()), y, 0)),
+        "fcos" => trig(f80(x), Trig::Cos, control).map(|r| (bytes(r.f80()), y, 0)),
         _ => None,
     }
 }

@@ -1,6 +1,7 @@
-"""Where the emulator's FPTAN and F2XM1 still differ from the host: bit-exact agreement per
-binade of the argument, under all four rounding controls (`python3 scripts/x87-fit/compare.py
-[fptan|f2xm1] [cases per binade]`). Writes nothing."""
+"""Where the emulator's FPTAN, F2XM1, FSIN and FCOS still differ from the host: bit-exact
+agreement per binade of the argument, under all four rounding controls
+(`python3 scripts/x87-fit/compare.py [fptan|f2xm1|fsin|fcos] [cases per binade]`). Writes
+nothing."""
 
 import os
 import random
@@ -35,7 +36,7 @@ if __name__ == "__main__":
     op = sys.argv[1] if len(sys.argv) > 1 else "fptan"
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     probe.build_probe()
-    if op == "fptan":
+    if op in ("fptan", "fsin", "fcos"):
         compare(op, range(-12, 8), n)
     else:
         compare(op, range(-40, 0), n)

@@ -5,6 +5,10 @@ cos r ~ C(r^2), minimax polynomials whose error curves (measured with probe.erro
 zeros of Chebyshev polynomials in z = r^2. A weighted least-squares fit of S and C to
 "exact value + measured error" at a few hundred arguments recovers them.
 
+The emulator forms cos r as 1 - rn68(z * rn68(H(z))), with C = 1 - z*H and z = rn68(r*r),
+which reproduces the host's rounding noise near pi/4; the fit is unaffected (those roundings
+are unbiased).
+
 Run: python3 scripts/x87-fit/sincos.py [--points N]
 """
 

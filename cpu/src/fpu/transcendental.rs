@@ -78,7 +78,16 @@ fn horner(coefficients: &[Wide], z: Wide) -> Wide {
 /// polynomials in r² (fitted by `scripts/x87-fit/sincos.py`), which are not correctly rounded.
 fn sin_cos_model(r: Wide) -> (Wide, Wide) {
     let z = r.times(r);
-    (r.times(horner(&SIN, z)), horner(&COS, z))
+    (r.times(horner(&SIN, z)), cos_model(r))
+}
+
+/// cos r as the reference hardware forms it from its polynomial C(z) = 1 − z·H(z): with z and
+/// H(z) rounded to nearest at 68 bits, and their product too, subtracted from one (measured:
+/// it reproduces the host's rounding noise near π/4, which the exact C(z) does not).
+fn cos_model(r: Wide) -> Wide {
+    let z = r.times(r).round_nearest(68);
+    let h = horner(&COS[1..], z).negated().round_nearest(68);
+    Wide::ONE.minus(z.times(h).round_nearest(68))
 }
 
 /// tan r for |r| < 2^-20 by r + r³/3 + 2r⁵/15 + 17r⁷/315: unlike sin r / cos r, every
