@@ -87,7 +87,8 @@ def scan(p, q, data, shifts, band=0.2):
 
 def pin(p, q, z, width=1.5):
     """The (dP, dQ, misfits, e) that explain region z best, or None if none is clean: among
-    shifts with |e| < 0.005 and misfits within 2 of the fewest, the one nearest no shift."""
+    shifts with |e| < 0.005 and misfits within 2 of the fewest, the one nearest no shift; none
+    if that leaves over 3% of the in-band arguments unexplained (a wrong shift leaves ~6%)."""
     grid = [(i / 16, (i + j) / 16) for i in range(int(-16 * width), int(16 * width) + 1)
             for j in range(-16, 17)]
     res = scan(p, q, region(z), grid)
@@ -95,9 +96,9 @@ def pin(p, q, z, width=1.5):
     if not clean:
         return None
     fewest = min(r[0] for r, _ in clean)
-    (m, e, _), (dp, dq) = min(((r, s) for r, s in clean if r[0] <= fewest + 2),
+    (m, e, n), (dp, dq) = min(((r, s) for r, s in clean if r[0] <= fewest + 2),
                               key=lambda rs: (abs(rs[1][0]) + abs(rs[1][1]), rs[0][0]))
-    if max(abs(dp), abs(dq)) > width - 0.25:
+    if max(abs(dp), abs(dq)) > width - 0.25 or m > 0.03 * n:
         return None
     return dp, dq, m, e
 
