@@ -7,9 +7,9 @@
 //! `ST0_SE ST0_SIG ST1_SE ST1_SIG STATUS`, the stack after the instruction (ST(1) is the second
 //! result of FSINCOS and FPTAN and left over otherwise) and the status word.
 //!
-//! With `--emulator` the emulator's FPTAN, F2XM1, FSIN and FCOS answer instead (the other instructions
-//! are only run on the host), with the same output, so a script can compare the two region by
-//! region. Only the registers are meaningful then; the status word is 0.
+//! With `--emulator` the emulator's FPTAN, F2XM1, FSIN and FCOS answer instead (the other
+//! instructions are only run on the host), with the same output, so a script can compare the
+//! two region by region. Only the registers are meaningful then; the status word is 0.
 
 #[cfg(target_arch = "x86_64")]
 fn run(op: &str, x: [u8; 10], y: [u8; 10], control: u16) -> Option<([u8; 10], [u8; 10], u16)> {

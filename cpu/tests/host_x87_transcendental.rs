@@ -69,13 +69,13 @@ fn out_of_domain(name: &str, start: &[u8; 108]) -> bool {
     }
 }
 
-/// The share of random cases that must be bit-exact for `name`. The emulator evaluates the
+/// The share of random cases that must be bit-exact for each instruction. The emulator evaluates the
 /// approximations of its reference hardware (AMD's Zen-family x87 unit), fitted by
 /// `scripts/x87-fit/`: FSIN, FCOS, FSINCOS, FPTAN, FPATAN, FYL2X and FYL2XP1 are modelled
 /// throughout and agree in over 99% of cases there; so does F2XM1, modelled for |x| < 2^-13
 /// (about 99.3% in all). Other hosts round differently (each vendor's microcode has its own
 /// polynomials); against them only the one-ulp bound and a looser floor apply.
-fn bit_exact_floor(_name: &str) -> f64 {
+fn bit_exact_floor() -> f64 {
     if machine::host::is_reference_hardware() {
         99.0
     } else {
@@ -153,7 +153,7 @@ fn transcendentals_agree_with_the_host() {
         report.push(format!(
             "{name}: {exact}/{random_cases} random cases bit-exact ({rate:.2}%)"
         ));
-        let floor = bit_exact_floor(name);
+        let floor = bit_exact_floor();
         if rate < floor {
             problems.push(format!(
                 "{name}: only {rate:.2}% bit-exact (floor {floor}%)"

@@ -121,11 +121,11 @@ fn tan_horner(c: &[Wide], z: Wide) -> Wide {
     tan_internal(tan_internal(inner.times(z)).plus(*constant))
 }
 
-/// tan r (or, with `cot`, −1/tan r) for 0 < |r| ≤ π/4 as the reference hardware evaluates it
-/// (see `fit::tan`), with the sign `neg`, rounded under `control`: the rounded numerator r·P(z)
-/// and the rounded Q(z), one divided by the other with an exact remainder, since for tiny r
-/// the quotient round68(r·a)/a can be exactly r (the host then returns r in every rounding
-/// mode).
+/// |tan r| (or, with `cot`, 1/|tan r|) for 0 < |r| ≤ π/4 as the reference hardware evaluates
+/// it (see `fit::tan`), given the sign `neg`, rounded under `control`: the rounded numerator
+/// |r|·P(z) and the rounded Q(z), one divided by the other with an exact remainder, since for
+/// tiny r the quotient round68(r·a)/a can be exactly r (the host then returns r in every
+/// rounding mode).
 fn tan_model(r: Wide, cot: bool, neg: bool, control: u16) -> Rounded {
     let r = Wide { neg: false, ..r };
     let z = tan_internal(r.times(r));
